@@ -1,0 +1,203 @@
+"""config.yaml + environment -> Config, validated with messages an admin can act on."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
+WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
+HMAC_SECRET_ENV = "BOT_HMAC_SECRET"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """How to reach Telegram and who may use admin commands."""
+
+    base_url: str = "https://api.telegram.org/bot"
+    mode: str = "polling"  # polling | webhook
+    admins: tuple[int, ...] = ()
+    url: str = ""  # webhook: the public https URL Telegram posts to
+    listen: str = "127.0.0.1"  # webhook: address the local server binds
+    port: int = 8443  # webhook: port the local server binds
+    secret_token: str = ""  # webhook: also read from TELEGRAM_WEBHOOK_SECRET
+    stale_after_seconds: int = 180  # older updates get a "sorry for the slow reply" line
+    protect_content: bool = True  # replies cannot be forwarded or saved
+    disable_notification: bool = False
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Where counts and short-lived message ids are kept, and for how long."""
+
+    path: str = "data/bot.sqlite3"
+    secret_path: str = ""  # HMAC key file; default: next to the database, never inside it
+    retention_days: int = 400  # daily counts older than this are deleted
+    unmatched_retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Quick exit and what may be kept."""
+
+    erase_button: bool = True  # a small "Erase chat" button under every answer
+    auto_erase_after_minutes: int = 720  # wipe a quiet conversation; 0 turns it off
+    log_unmatched: bool = False  # keep redacted unmatched messages for admins
+
+
+DEFAULT_SERVICE: Mapping[str, str] = {
+    "organisation": "",
+    "emergency_number": "999",
+    "non_emergency_number": "101",
+    "helpline_number": "0808 802 0300",
+    "report_url": "",
+    "timezone": "Europe/London",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    intents_dir: str = "intents"
+    watch_intents: bool = True  # reload intent files when they change on disk
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    service: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVICE))
+    log_level: str = "INFO"
+    base_dir: str = "."  # relative paths in the file are resolved against its folder
+
+    def path(self, value: str) -> Path:
+        """A path from the config, resolved against the config file's folder."""
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The service's time zone."""
+        return ZoneInfo(self.service["timezone"])
+
+    @property
+    def hmac_secret_path(self) -> Path:
+        """Where the pseudonymisation key lives: outside the database file."""
+        if self.storage.secret_path:
+            return self.path(self.storage.secret_path)
+        db = self.path(self.storage.path)
+        return db.with_name(db.name + ".key")
+
+    def webhook_secret(self) -> str:
+        """The webhook secret token: environment first, then the file."""
+        return os.environ.get(WEBHOOK_SECRET_ENV, "") or self.telegram.secret_token
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {type(raw).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        default = getattr(cls(), name)
+        values[name] = _coerce(value, default, f"{where}.{name}")
+    return cls(**values)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{where}: expected a list of numeric Telegram user ids, got {value!r}")
+        return tuple(value)
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ConfigError(f"{where}: expected text, got {value!r}")
+    return str(value)
+
+
+TOP_LEVEL = ("telegram", "intents_dir", "watch_intents", "storage", "privacy", "service", "log_level")
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file; None gives the defaults (console use)."""
+    if path is None:
+        return validate(Config())
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file (copy config.example.yaml to start)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    return validate(parse_config(raw or {}, str(p)), base_dir=str(p.parent))
+
+
+def parse_config(raw: Any, where: str = "config") -> Config:
+    """Build a Config from an already-loaded mapping."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level")
+    unknown = sorted(set(raw) - set(TOP_LEVEL))
+    if unknown:
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(TOP_LEVEL)}")
+    service_raw = raw.get("service") or {}
+    if not isinstance(service_raw, dict):
+        raise ConfigError(f"{where}: service: expected a mapping")
+    service = dict(DEFAULT_SERVICE)
+    for key, value in service_raw.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ConfigError(f"{where}: service.{key}: names must be letters, digits and _")
+        service[key] = _coerce(value, "", f"{where}: service.{key}")
+    cfg = Config(
+        telegram=_section(TelegramConfig, raw.get("telegram"), f"{where}: telegram"),
+        intents_dir=_coerce(raw.get("intents_dir", "intents"), "", f"{where}: intents_dir"),
+        watch_intents=_coerce(raw.get("watch_intents", True), True, f"{where}: watch_intents"),
+        storage=_section(StorageConfig, raw.get("storage"), f"{where}: storage"),
+        privacy=_section(PrivacyConfig, raw.get("privacy"), f"{where}: privacy"),
+        service=service,
+        log_level=_coerce(raw.get("log_level", "INFO"), "", f"{where}: log_level").upper(),
+    )
+    return cfg
+
+
+def validate(cfg: Config, base_dir: str = ".") -> Config:
+    """Check cross-field rules; returns the config with its base folder set."""
+    tg = cfg.telegram
+    if tg.mode not in ("polling", "webhook"):
+        raise ConfigError(f"telegram.mode: expected polling or webhook, got {tg.mode!r}")
+    if not tg.base_url.startswith(("https://", "http://")):
+        raise ConfigError(f"telegram.base_url: expected an http(s) URL, got {tg.base_url!r}")
+    if tg.mode == "webhook" and not tg.url.startswith("https://"):
+        raise ConfigError("telegram.url: webhook mode needs the public https:// URL Telegram should call")
+    try:
+        ZoneInfo(cfg.service["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"service.timezone: unknown time zone {cfg.service['timezone']!r}") from None
+    if cfg.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"log_level: expected DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}")
+    if cfg.privacy.auto_erase_after_minutes > 47 * 60:
+        raise ConfigError(
+            "privacy.auto_erase_after_minutes: must be under 47 hours, because Telegram lets a bot "
+            "delete messages only within 48 hours"
+        )
+    return replace(cfg, base_dir=base_dir)

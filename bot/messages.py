@@ -1,0 +1,54 @@
+"""What flows into and out of the engine: channel-free messages and replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# Callback data carried by buttons (Telegram allows 1-64 bytes).
+INTENT_PREFIX = "i:"  # "i:<intent id>": show that intent's answer
+NONE_OF_THESE = "none"  # the "None of these" choice under "Did you mean"
+ERASE = "erase"  # the quick-exit "Erase chat" button
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: typed ``text`` (commands included) or pressed a ``button``."""
+
+    text: str | None = None
+    button: str | None = None  # callback data of the pressed button
+    now: datetime | None = None  # when it happened (aware); None means "now"
+
+
+@dataclass(frozen=True)
+class ReplyButton:
+    """A button under a reply: ``data`` is callback data, ``url`` a link; exactly one is set."""
+
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send: Telegram-HTML text and its buttons, one button per row."""
+
+    html: str
+    buttons: tuple[ReplyButton, ...] = ()
+    kind: str = "intent"  # escalation | intent | fallback | choices | notice
+    ref: str | None = None  # escalation or intent id the reply came from
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine decided for one Incoming, for channels, stats and --explain."""
+
+    replies: tuple[Reply, ...]
+    escalations: tuple[str, ...] = ()
+    intent: str | None = None
+    fallback: bool = False
+    choices: tuple[str, ...] = ()  # intent ids offered under "Did you mean"
+    command: str | None = None  # the /command used, if any
+    button: str | None = None  # the button pressed, if any
+    erase: bool = False  # the person asked to erase the conversation
+    explanation: tuple[str, ...] = field(default=(), compare=False)

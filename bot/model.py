@@ -1,0 +1,122 @@
+"""Immutable catalog objects shared by the loader, the matcher, safety and the engine.
+
+Everything here is plain data: loading and validation live in ``catalog.py``; nothing in this
+module knows about YAML, Telegram or matching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from types import MappingProxyType
+from typing import Mapping
+
+ESCALATION_IDS = ("emergency", "crisis")
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a catalog item was written: shown to admins in every problem report."""
+
+    file: str
+    line: int  # 1-based
+    col: int = 1  # 1-based
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A follow-up under an answer: either another intent (``intent``) or a link (``url``)."""
+
+    text: str
+    intent: str | None = None
+    url: str | None = None  # may hold {placeholders}, filled like answers
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One thing people ask about, with what they say and what the bot answers."""
+
+    id: str
+    title: str
+    examples: tuple[str, ...]
+    answer: str  # Telegram HTML with {placeholders}
+    keywords: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()  # near misses that must not match this intent
+    buttons: tuple[Button, ...] = ()
+    tests: tuple[str, ...] = ()
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A danger check run on every message before matching (``emergency`` or ``crisis``)."""
+
+    id: str
+    title: str
+    answer: str
+    phrases: tuple[str, ...] = ()  # typo-tolerant word sequences
+    patterns: tuple[str, ...] = ()  # regular expressions over the normalised text
+    # A hit is ignored when its sentence is framed in the past ("last year") or as something
+    # reported ("he said he'd ...") - unless the sentence also says it is happening now.
+    past_markers: tuple[str, ...] = ()
+    reported_markers: tuple[str, ...] = ()
+    present_markers: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    tests: tuple[str, ...] = ()  # phrases that must fire this escalation (run by `check`)
+    not_tests: tuple[str, ...] = ()  # phrases that must not fire it (run by `check`)
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """When a phone line is staffed, in its own time zone, for the {<id>_status} placeholder."""
+
+    id: str
+    name: str
+    timezone: str
+    weekly: Mapping[int, tuple[tuple[time, time], ...]]  # weekday 0=Monday -> (open, close) spans
+    closed_dates: frozenset[str]  # ISO dates (bank holidays)
+    open_text: str  # may use {closes}
+    closed_text: str  # may use {opens}
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class MatcherSettings:
+    """Decision thresholds of the matcher, on its 0-100 score scale."""
+
+    threshold: float = 55.0  # accept the best intent at or above this score
+    margin: float = 6.0  # ... when it leads the runner-up by at least this much
+    suggest: float = 40.0  # below threshold but above this: offer "Did you mean" choices
+    max_suggestions: int = 3
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything the bot serves, loaded and validated once; replaced whole on reload."""
+
+    intents: tuple[Intent, ...]
+    escalations: tuple[Escalation, ...] = ()
+    hours: tuple[OpeningHours, ...] = ()
+    settings: MatcherSettings = field(default_factory=MatcherSettings)
+    fallback_intent: str = "menu"  # whose buttons the fallback offers
+
+    def intent(self, intent_id: str) -> Intent | None:
+        """The intent with this id, or None."""
+        return self.by_id.get(intent_id)
+
+    @property
+    def by_id(self) -> Mapping[str, Intent]:
+        """Intents keyed by id."""
+        cached = self.__dict__.get("_by_id")
+        if cached is None:
+            cached = MappingProxyType({i.id: i for i in self.intents})
+            object.__setattr__(self, "_by_id", cached)
+        return cached
+
+    def escalation(self, escalation_id: str) -> Escalation | None:
+        """The escalation with this id, or None."""
+        return next((e for e in self.escalations if e.id == escalation_id), None)
