@@ -85,6 +85,22 @@ class OpeningHours:
 
 
 @dataclass(frozen=True)
+class Response:
+    """One of the bot's own lines (fallback, "Did you mean", erase notice ...), admin-editable."""
+
+    id: str
+    answer: str  # Telegram HTML with {placeholders}
+    buttons: tuple[Button, ...] = ()
+    source: Source | None = None
+
+
+# Responses the engine needs to serve; `check` insists on them for a served catalog.
+REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
+# Responses channels use when present (each has a safe built-in line when absent).
+OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long")
+
+
+@dataclass(frozen=True)
 class MatcherSettings:
     """Decision thresholds of the matcher, on its 0-100 score scale."""
 
@@ -101,8 +117,9 @@ class Catalog:
     intents: tuple[Intent, ...]
     escalations: tuple[Escalation, ...] = ()
     hours: tuple[OpeningHours, ...] = ()
+    responses: Mapping[str, Response] = field(default_factory=dict)
+    out_of_scope: tuple[str, ...] = ()  # messages that must get the fallback (catalog-wide negatives)
     settings: MatcherSettings = field(default_factory=MatcherSettings)
-    fallback_intent: str = "menu"  # whose buttons the fallback offers
 
     def intent(self, intent_id: str) -> Intent | None:
         """The intent with this id, or None."""
