@@ -55,7 +55,7 @@ class _Abort(Exception):
 
 @dataclass
 class YScalar:
-    """A scalar value: ``value`` is str, int, float, bool, None or a date; ``style`` is '', "'", '"', '|' or '>'."""
+    """A scalar: ``value`` is str, int, float, bool, None or a date; ``style`` is '', "'", '"', '|' or '>'."""
 
     value: Any
     line: int
@@ -86,7 +86,7 @@ class YMap:
     anchor: str | None = None
 
 
-YNode = Union[YScalar, YSeq, YMap]
+YNode = Union[YScalar, YSeq, YMap]  # noqa: UP007 - a runtime alias, Python 3.10 too
 
 
 def kind(node: YNode) -> str:
@@ -111,6 +111,10 @@ def _short(tag: str) -> str:
     return tag.replace("tag:yaml.org,2002:", "!!")
 
 
+def _bad_tag(tag: str) -> str:
+    return f"the tag {_short(tag)} is not allowed in intent files; remove it"
+
+
 def _pos(mark: Any) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
@@ -123,7 +127,7 @@ def _scalar(event: Any) -> YScalar:
     if tag == "tag:yaml.org,2002:merge":
         raise _Abort(YamlProblem(line, col, "merge keys (<<) are not supported; write the keys out"))
     if tag not in _SCALAR_TAGS:
-        raise _Abort(YamlProblem(line, col, f"the tag {_short(tag)} is not allowed in intent files; remove it"))
+        raise _Abort(YamlProblem(line, col, _bad_tag(tag)))
     node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
     try:
         value = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
@@ -158,7 +162,8 @@ class _Composer:
         p.get_event()  # document end
         if not p.check_event(yaml.StreamEndEvent):
             line, col = _pos(p.peek_event().start_mark)
-            raise _Abort(YamlProblem(line, col, "a second YAML document (---): put everything in one document"))
+            message = "a second YAML document (---): put everything in one document"
+            raise _Abort(YamlProblem(line, col, message))
         return root
 
     def _node(self) -> YNode:
@@ -171,16 +176,14 @@ class _Composer:
             size = 1
             if isinstance(event, yaml.AliasEvent):
                 line, col = _pos(event.start_mark)
-                found = self.anchors.get(event.anchor)
+                found = self.anchors.get(event.anchor or "")
                 if found is None:
                     raise _Abort(YamlProblem(line, col, f"unknown or recursive alias *{event.anchor}"))
                 node, size = found
                 self.alias_budget -= size
                 if self.alias_budget < 0:
-                    raise _Abort(YamlProblem(
-                        line, col,
-                        f"aliases (*name) expand to more than {MAX_ALIAS_EXPANSION} values; write the values out",
-                    ))
+                    message = f"aliases (*name) expand to over {MAX_ALIAS_EXPANSION} values: write them out"
+                    raise _Abort(YamlProblem(line, col, message))
             elif isinstance(event, yaml.ScalarEvent):
                 node = _scalar(event)
             elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -209,7 +212,7 @@ class _Composer:
         tag = event.tag
         expected = _SEQ_TAG if isinstance(event, yaml.SequenceStartEvent) else _MAP_TAG
         if tag not in (None, "!", expected):
-            raise _Abort(YamlProblem(line, col, f"the tag {_short(tag)} is not allowed in intent files; remove it"))
+            raise _Abort(YamlProblem(line, col, _bad_tag(tag)))
 
     def _add(self, frame: list[Any], node: YNode, size: int) -> None:
         container = frame[0]
@@ -223,7 +226,7 @@ class _Composer:
             return
         frame[2] = None
         if not isinstance(key, YScalar):
-            self.problems.append(YamlProblem(key.line, key.col, "a key must be plain text, not a list or mapping"))
+            self.problems.append(YamlProblem(key.line, key.col, "a key must be text, not a list or mapping"))
             return
         if not isinstance(key.value, str):
             self.problems.append(YamlProblem(
@@ -255,12 +258,14 @@ def decode(data: bytes) -> tuple[str | None, list[YamlProblem]]:
         before = data[: exc.start]
         line = before.count(b"\n") + 1
         col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        return None, [YamlProblem(line, col, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}): save the file as UTF-8")]
+        message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x}): save the file as UTF-8"
+        return None, [YamlProblem(line, col, message)]
     text = text.removeprefix("\ufeff")
     bad = _NOT_PRINTABLE.search(text)
     if bad:
         line, col = _line_col(text, bad.start())
-        return None, [YamlProblem(line, col, f"control character U+{ord(bad.group()):04X} is not allowed: remove it")]
+        message = f"control character U+{ord(bad.group()):04X} is not allowed: remove it"
+        return None, [YamlProblem(line, col, message)]
     return text, []
 
 
