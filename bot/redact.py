@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-# Each rule is (label, pattern); order matters: emails contain domains, links contain digits, and phone numbers
-# would otherwise be half-eaten by the digit-run rule.
+# Each rule is (label, pattern); order matters: emails contain domains, links contain digits, and
+# phone numbers would otherwise be half-eaten by the digit-run rule.
 _URL = re.compile(
     r"""(?ix)
     (?:\b(?:https?|ftp)://|\bwww\.)\S+
@@ -54,14 +54,16 @@ _ADDRESS = re.compile(
 _FLAT = re.compile(r"(?i)\b(?:flat|apartment|apt|unit)\s*\d+[a-z]?\b")
 
 # Words that end a name: a name is at most three words and never one of these.
-_NOT_NAME = frozenset(
-    """
-    and but or so because cos cuz i im i'm i’m me my he she they them his her their him it is was am are be
-    been from in at on of to for with by the a an not no yes please thanks thank back now later today
-    tomorrow tonight soon again if when then too also just really very who what why how where this
-    that there here ok okay x xx xxx lol
-    """.split()
-)
+# fmt: off
+_NOT_NAME = frozenset({
+    "and", "but", "or", "so", "because", "cos", "cuz", "i", "im", "i'm", "i’m", "me", "my", "he", "she",
+    "they", "them", "his", "her", "their", "him", "it", "is", "was", "am", "are", "be", "been", "from",
+    "in", "at", "on", "of", "to", "for", "with", "by", "the", "a", "an", "not", "no", "yes", "please",
+    "thanks", "thank", "back", "now", "later", "today", "tomorrow", "tonight", "soon", "again", "if",
+    "when", "then", "too", "also", "just", "really", "very", "who", "what", "why", "how", "where", "this",
+    "that", "there", "here", "ok", "okay", "x", "xx", "xxx", "lol",
+})
+# fmt: on
 _CUE = re.compile(
     r"""(?ix)
     \b(?: my\s+name\s+is | my\s+name['’]?s | name\s+is | names\s+is | i['’]?m\s+called
