@@ -1,0 +1,89 @@
+"""Helpline opening hours -> "open now until 16:00" / "closed, opens tomorrow at 09:30".
+
+Times are wall-clock times in the line's own time zone, so the text stays right across the clock
+changes: every comparison happens in local time via zoneinfo.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.model import OpeningHours
+from bot.placeholders import fill
+
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SPAN = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
+_LOOKAHEAD_DAYS = 400  # long enough to step over any run of closed dates an admin might list
+
+
+def parse_span(text: str) -> tuple[time, time]:
+    """ "09:30-16:00" -> (09:30, 16:00); ValueError with an admin-readable reason otherwise."""
+    m = _SPAN.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a time span like 09:30-16:00 (24-hour clock)")
+    start = time(int(m.group(1)), int(m.group(2)))
+    end = time(int(m.group(3)), int(m.group(4)))
+    if end <= start:
+        raise ValueError(f"{text!r} closes before it opens; spans cannot cross midnight")
+    return start, end
+
+
+def _aware(now: datetime) -> datetime:
+    # A naive time is taken as UTC, never as the host's local zone.
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+def _local(hours: OpeningHours, now: datetime) -> datetime:
+    return _aware(now).astimezone(ZoneInfo(hours.timezone))
+
+
+def _spans(hours: OpeningHours, day: date) -> tuple[tuple[time, time], ...]:
+    if day.isoformat() in hours.closed_dates:
+        return ()
+    return tuple(sorted(hours.weekly.get(day.weekday(), ())))
+
+
+def closes_at(hours: OpeningHours, now: datetime) -> time | None:
+    """The closing time of the span open at ``now`` (local), or None when closed."""
+    local = _local(hours, now)
+    t = local.time().replace(tzinfo=None)
+    return next((end for start, end in _spans(hours, local.date()) if start <= t < end), None)
+
+
+def next_opening(hours: OpeningHours, now: datetime) -> datetime | None:
+    """When the line next opens after ``now``, as a local aware datetime, or None if never listed."""
+    local = _local(hours, now)
+    t = local.time().replace(tzinfo=None)
+    for offset in range(_LOOKAHEAD_DAYS):
+        day = local.date() + timedelta(days=offset)
+        for start, _ in _spans(hours, day):
+            if offset or start > t:
+                return datetime.combine(day, start, tzinfo=local.tzinfo)
+    return None
+
+
+def describe_opening(opening: datetime, now: datetime) -> str:
+    """ "today at 13:00", "tomorrow at 09:30", "on Monday at 09:30" or "on Monday 4 January at 09:30"."""
+    local_now = _aware(now).astimezone(opening.tzinfo)
+    days = (opening.date() - local_now.date()).days
+    at = opening.strftime("%H:%M")
+    weekday = DAYS[opening.weekday()].capitalize()
+    if days == 0:
+        return f"today at {at}"
+    if days == 1:
+        return f"tomorrow at {at}"
+    if days < 7:
+        return f"on {weekday} at {at}"
+    return f"on {weekday} {opening.day} {opening.strftime('%B')} at {at}"
+
+
+def status_text(hours: OpeningHours, now: datetime) -> str:
+    """The line's open_text or closed_text for ``now``, with {closes} or {opens} filled in."""
+    closes = closes_at(hours, now)
+    if closes is not None:
+        return fill(hours.open_text, {"closes": closes.strftime("%H:%M")})
+    opening = next_opening(hours, now)
+    opens = describe_opening(opening, now) if opening else "on a date not yet announced"
+    return fill(hours.closed_text, {"opens": opens})
