@@ -59,8 +59,12 @@ class Escalation:
     answer: str
     phrases: tuple[str, ...] = ()  # typo-tolerant word sequences
     patterns: tuple[str, ...] = ()  # regular expressions over the normalised text
-    # A hit is ignored when its sentence is framed in the past ("last year") or as something
-    # reported ("he said he'd ...") - unless the sentence also says it is happening now.
+    # Threat words ("he will kill me") fire like phrases, but not when reported or conditional
+    # ("he said he would kill me if ...": the threats_to_kill intent answers that).
+    threats: tuple[str, ...] = ()
+    # A hit is ignored when its sentence is framed in the past or as a habit ("last year",
+    # "every night"), and a threat when reported ("he said"), unless the sentence also says it is
+    # happening now ("now", "still", "rn").
     past_markers: tuple[str, ...] = ()
     reported_markers: tuple[str, ...] = ()
     present_markers: tuple[str, ...] = ()
