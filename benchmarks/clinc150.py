@@ -1,0 +1,918 @@
+"""CLINC150 benchmark: our matcher beside a TF-IDF + linear SVM anchor, on accuracy, speed, typos and scale.
+
+Run from the repository root (scikit-learn comes from the ``[bench]`` extra):
+
+    .venv/bin/python benchmarks/clinc150.py                       # everything, a few minutes
+    .venv/bin/python benchmarks/clinc150.py --skip-anchor --skip-scaling   # accuracy check, about a minute
+
+Protocol: the catalog is CLINC150 ``train`` (one intent per label); the threshold and margin are tuned on
+``val`` + ``oos_val`` only; ``test`` + ``oos_test`` are then scored once with the tuned pair.
+See benchmarks/README.md for what every figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+# Run as a script, Python puts benchmarks/ on the path, not the repository root that holds `bot`.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "clinc150" / "data_full.json"
+CACHE_DIR = REPO / "benchmarks" / ".cache"
+OOS = "oos"
+WARMUP = 200
+
+# Targets from the issue; each becomes one PASS/FAIL line.
+TARGET_RATIO = 1.0
+TARGET_IN_SCOPE = 0.90
+TARGET_P99_MS = 1.0
+TARGET_LOAD_S = 2.0
+TARGET_CLASSIFY_MS = 0.5
+TARGET_TYPO_DROP_POINTS = 5.0
+
+Pairs = list[tuple[str, str]]
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def load_clinc(path: Path) -> dict[str, Pairs]:
+    """The six CLINC150 splits as lists of (text, label)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {split: [(str(t), str(label)) for t, label in rows] for split, rows in raw.items()}
+
+
+def by_intent(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """Examples grouped by label, labels in first-seen order."""
+    out: dict[str, list[str]] = {}
+    for text, label in pairs:
+        out.setdefault(label, []).append(text)
+    return out
+
+
+def sample_per_intent(pairs: Pairs, per_intent: int, rng: random.Random) -> Pairs:
+    """A seeded sample of ``per_intent`` examples of every label, in the original order."""
+    keep: set[int] = set()
+    indices: dict[str, list[int]] = {}
+    for i, (_, label) in enumerate(pairs):
+        indices.setdefault(label, []).append(i)
+    for idx in indices.values():
+        keep.update(rng.sample(idx, min(per_intent, len(idx))))
+    return [p for i, p in enumerate(pairs) if i in keep]
+
+
+# --------------------------------------------------------------------------------------------- typos
+
+
+def _qwerty_neighbours() -> dict[str, str]:
+    """Letters physically next to each letter on a staggered QWERTY keyboard."""
+    rows, offsets = ("qwertyuiop", "asdfghjkl", "zxcvbnm"), (0.0, 0.25, 0.75)
+    pos = {ch: (r, c + offsets[r]) for r, row in enumerate(rows) for c, ch in enumerate(row)}
+    out: dict[str, str] = {}
+    for ch, (r, x) in pos.items():
+        near = [
+            other
+            for other, (r2, x2) in pos.items()
+            if other != ch and ((r2 == r and abs(x2 - x) == 1) or (abs(r2 - r) == 1 and abs(x2 - x) <= 0.75))
+        ]
+        out[ch] = "".join(sorted(near))
+    return out
+
+
+KEYBOARD_NEIGHBOURS = _qwerty_neighbours()
+TYPO_OPS = ("swap", "drop", "double", "neighbour")
+
+
+def _edit_once(text: str, rng: random.Random) -> str:
+    """One character edit on a letter: swap with the next letter, drop, double, or hit a neighbour key."""
+    letters = [i for i, ch in enumerate(text) if ch.isalpha()]
+    options: dict[str, list[int]] = {
+        "swap": [
+            i for i in letters if i + 1 < len(text) and text[i + 1].isalpha() and text[i] != text[i + 1]
+        ],
+        # a drop must leave a letter behind, so the message never becomes empty or blank
+        "drop": letters if len(letters) >= 2 else [],
+        "double": letters,
+        "neighbour": [i for i in letters if text[i].lower() in KEYBOARD_NEIGHBOURS],
+    }
+    feasible = [op for op in TYPO_OPS if options[op]]
+    if not feasible:
+        return text
+    op = rng.choice(feasible)
+    i = rng.choice(options[op])
+    if op == "swap":
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    if op == "drop":
+        return text[:i] + text[i + 1 :]
+    if op == "double":
+        return text[:i] + text[i] + text[i:]
+    key = rng.choice(KEYBOARD_NEIGHBOURS[text[i].lower()])
+    return text[:i] + (key.upper() if text[i].isupper() else key) + text[i + 1 :]
+
+
+def typo(text: str, rng: random.Random, edits: int | None = None) -> str:
+    """``text`` with 1-2 seeded letter edits (``edits`` fixes the count); unchanged if it has no letters."""
+    if not any(ch.isalpha() for ch in text):
+        return text
+    for _ in range(20):
+        n = edits if edits is not None else rng.randint(1, 2)
+        out = text
+        for _ in range(n):
+            out = _edit_once(out, rng)
+        # two edits can cancel out ("ab" -> "ba" -> "ab"); a typo copy must differ from the original
+        if out != text:
+            return out
+    return out
+
+
+def typo_copy(pairs: Pairs, seed: int) -> Pairs:
+    """A seeded copy of a split with 1-2 typos in every message; labels unchanged."""
+    rng = random.Random(f"{seed}:typo")
+    return [(typo(text, rng), label) for text, label in pairs]
+
+
+def perturbed_copies(pairs: Pairs, copies: int, seed: int) -> Pairs:
+    """``pairs`` plus ``copies`` - 1 lightly misspelt copies, every text distinct from every other."""
+    rng = random.Random(f"{seed}:scale")
+    seen = {text for text, _ in pairs}
+    out = list(pairs)
+    for _ in range(copies - 1):
+        for text, label in pairs:
+            new = typo(text, rng, edits=1)
+            tries = 0
+            while new in seen and tries < 50:
+                tries += 1
+                new = typo(new if tries > 10 else text, rng, edits=1)
+            if new in seen:
+                new = f"{text} {len(out)}"
+            seen.add(new)
+            out.append((new, label))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- YAML
+
+
+_UNSAFE = re.compile('[\\\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch in '\\"':
+        return "\\" + ch
+    code = ord(ch)
+    return f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}"
+
+
+def yaml_quote(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar that always loads back as this exact string."""
+    return '"' + _UNSAFE.sub(_escape, text) + '"'
+
+
+def write_catalog(
+    directory: Path,
+    intents: Mapping[str, Sequence[str]],
+    settings: Any | None = None,
+    out_of_scope: Sequence[str] = (),
+) -> None:
+    """Write a minimal catalog (id, title, examples, answer) in our format, one file per intent."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    for intent_id, examples in intents.items():
+        lines = [
+            "# Generated by benchmarks/clinc150.py from CLINC150 (CC BY 3.0). Do not edit.",
+            "intents:",
+            f"  - id: {intent_id}",
+            f"    title: {yaml_quote(intent_id.replace('_', ' ').capitalize())}",
+            f"    answer: {yaml_quote('CLINC150 intent ' + intent_id + '.')}",
+            "    examples:",
+            *(f"      - {yaml_quote(e)}" for e in examples),
+        ]
+        (directory / f"{intent_id}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    head = ["# Generated by benchmarks/clinc150.py. Do not edit."]
+    if settings is not None:
+        head += [
+            "settings:",
+            f"  threshold: {settings.threshold}",
+            f"  margin: {settings.margin}",
+            f"  suggest: {settings.suggest}",
+            f"  max_suggestions: {settings.max_suggestions}",
+        ]
+    if out_of_scope:
+        head += ["out_of_scope:", *(f"  - {yaml_quote(t)}" for t in out_of_scope)]
+    if len(head) > 1:
+        (directory / "_catalog.yaml").write_text("\n".join(head) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy figures of one classifier on one labelled set (fallback and OOS spelt ``oos``)."""
+
+    in_scope_accuracy: float  # correct intent, over in-scope messages
+    oos_recall: float  # fallback, over out-of-scope messages
+    balanced: float  # mean of the two above
+    mcc: float  # multiclass Matthews correlation, OOS as its own class
+    oos_precision: float  # out-of-scope among the fallbacks
+    false_fallback: float  # fallback, over in-scope messages
+    n_in_scope: int
+    n_oos: int
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else float("nan")
+
+
+def mcc(golds: Sequence[str], preds: Sequence[str]) -> float:
+    """Multiclass Matthews correlation coefficient (scikit-learn's definition)."""
+    from sklearn.metrics import matthews_corrcoef
+
+    return float(matthews_corrcoef(list(golds), list(preds)))
+
+
+def score(golds: Sequence[str], preds: Sequence[str | None]) -> Scores:
+    """Score predictions (None or ``oos`` = fallback) against gold labels (``oos`` = out of scope)."""
+    flat = [OOS if p is None else p for p in preds]
+    ins = [(g, p) for g, p in zip(golds, flat, strict=True) if g != OOS]
+    oos = [p for g, p in zip(golds, flat, strict=True) if g == OOS]
+    fallbacks = [g for g, p in zip(golds, flat, strict=True) if p == OOS]
+    in_acc = _ratio(sum(g == p for g, p in ins), len(ins))
+    recall = _ratio(sum(p == OOS for p in oos), len(oos))
+    return Scores(
+        in_scope_accuracy=in_acc,
+        oos_recall=recall,
+        balanced=(in_acc + recall) / 2,
+        mcc=mcc(golds, flat),
+        oos_precision=_ratio(sum(g == OOS for g in fallbacks), len(fallbacks)),
+        false_fallback=_ratio(sum(p == OOS for _, p in ins), len(ins)),
+        n_in_scope=len(ins),
+        n_oos=len(oos),
+    )
+
+
+def _quick_balance(golds: Sequence[str], preds: Sequence[str | None]) -> tuple[float, float]:
+    """(balanced accuracy, in-scope accuracy) without MCC: the tuning objective, called thousands of times."""
+    ins = oos = ok_in = ok_oos = 0
+    for g, p in zip(golds, preds, strict=True):
+        if g == OOS:
+            oos += 1
+            ok_oos += p is None or p == OOS
+        else:
+            ins += 1
+            ok_in += p == g
+    in_acc, rec = _ratio(ok_in, ins), _ratio(ok_oos, oos)
+    return (in_acc + rec) / 2, in_acc
+
+
+def percentiles(ns: Sequence[int]) -> dict[str, float]:
+    """p50 / p99 / max / mean of latencies given in nanoseconds, in milliseconds."""
+    import numpy as np
+
+    ms = np.asarray(ns, dtype=np.float64) / 1e6
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+        "mean_ms": float(ms.mean()),
+        "n": len(ms),
+    }
+
+
+# --------------------------------------------------------------------------------------------- tuning
+
+
+def tune_decision(
+    candidates: Sequence[Sequence[Any]],
+    golds: Sequence[str],
+    decide: Callable[[Sequence[Any], Any], tuple[str | None, tuple[str, ...]]],
+    base: Any,
+) -> tuple[Any, dict[str, float]]:
+    """Threshold x margin maximising balanced accuracy (ties: in-scope accuracy), coarse then fine."""
+
+    def evaluate(t: float, m: float) -> tuple[float, float]:
+        s = replace(base, threshold=t, margin=m, suggest=min(base.suggest, t))
+        return _quick_balance(golds, [decide(c, s)[0] for c in candidates])
+
+    best: tuple[float, float, float, float] | None = None  # (balanced, in_acc, -t, -m) maximised
+
+    def sweep(ts: Iterable[float], ms: Iterable[float]) -> None:
+        nonlocal best
+        ms = list(ms)
+        for t in ts:
+            for m in ms:
+                bal, in_acc = evaluate(t, m)
+                key = (bal, in_acc, -t, -m)
+                if best is None or key > best:
+                    best = key
+
+    sweep([float(t) for t in range(0, 101, 2)], [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0])
+    assert best is not None
+    t0, m0 = -best[2], -best[3]
+    sweep(
+        [t0 + d / 4 for d in range(-8, 9) if 0 <= t0 + d / 4 <= 100],
+        [m0 + d / 4 for d in range(-8, 9) if m0 + d / 4 >= 0],
+    )
+    bal, in_acc, neg_t, neg_m = best
+    chosen = replace(base, threshold=-neg_t, margin=-neg_m, suggest=min(base.suggest, -neg_t))
+    return chosen, {"val_balanced": bal, "val_in_scope_accuracy": in_acc}
+
+
+def tune_threshold(top_scores: Sequence[float], top_labels: Sequence[str], golds: Sequence[str]) -> float:
+    """The score threshold (reject below it) maximising balanced accuracy; ties: higher in-scope accuracy."""
+    import numpy as np
+
+    s = np.asarray(top_scores, dtype=np.float64)
+    right = np.asarray([p == g for p, g in zip(top_labels, golds, strict=True)])
+    is_oos = np.asarray([g == OOS for g in golds])
+    said_oos = np.asarray([p == OOS for p in top_labels])
+    best_key, best_t = None, float("-inf")
+    for t in [float("-inf"), *np.unique(s).tolist(), float("inf")]:
+        accept = s >= t
+        in_acc = float((right & accept & ~is_oos).sum() / max((~is_oos).sum(), 1))
+        rec = float(((~accept | said_oos) & is_oos).sum() / max(is_oos.sum(), 1))
+        key = ((in_acc + rec) / 2, in_acc)
+        if best_key is None or key > best_key:
+            best_key, best_t = key, t
+    return best_t
+
+
+# --------------------------------------------------------------------------------------------- anchor
+
+
+ANCHOR_DESCRIPTION = "TF-IDF (word 1-2-grams + char 2-4-grams, sublinear tf) + LinearSVC(C=1)"
+
+
+def train_anchor(train: Pairs) -> Any:
+    """The anchor: TF-IDF word 1-2-grams + character 2-4-grams into a linear SVM."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline, make_union
+    from sklearn.svm import LinearSVC
+
+    model = make_pipeline(
+        make_union(
+            TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char", ngram_range=(2, 4), sublinear_tf=True),
+        ),
+        LinearSVC(C=1.0),
+    )
+    model.fit([t for t, _ in train], [label for _, label in train])
+    return model
+
+
+def anchor_outputs(
+    data: Mapping[str, Pairs], sets: Mapping[str, Pairs], with_oos_train: bool, seed: int, data_path: Path
+) -> dict[str, Any]:
+    """The anchor's top label and score for every message of ``sets``, cached under benchmarks/.cache/."""
+    import sklearn
+
+    key = hashlib.sha256()
+    key.update(data_path.read_bytes())
+    for name in sorted(sets):
+        key.update(name.encode())
+        key.update("\n".join(t for t, _ in sets[name]).encode())
+    key.update(f"{ANCHOR_DESCRIPTION}|{with_oos_train}|{seed}|{sklearn.__version__}".encode())
+    cache = CACHE_DIR / f"anchor-{key.hexdigest()[:16]}.json"
+    if cache.exists():
+        cached: dict[str, Any] = json.loads(cache.read_text(encoding="utf-8"))
+        cached["cached"] = True
+        return cached
+
+    train = data["train"] + (data["oos_train"] if with_oos_train else [])
+    t0 = time.perf_counter()
+    model = train_anchor(train)
+    train_s = time.perf_counter() - t0
+    out: dict[str, Any] = {"train_s": train_s, "outputs": {}}
+    classes = model.classes_
+    for name, pairs in sets.items():
+        scores = model.decision_function([t for t, _ in pairs])
+        best = scores.argmax(axis=1)
+        out["outputs"][name] = [[str(classes[b]), float(scores[i, b])] for i, b in enumerate(best)]
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    # the cache ignores itself, so it never lands in a commit whatever the root .gitignore says
+    (CACHE_DIR / ".gitignore").write_text("*\n", encoding="utf-8")
+    cache.write_text(json.dumps(out), encoding="utf-8")
+    out["cached"] = False
+    return out
+
+
+def anchor_predict(outputs: Sequence[Sequence[Any]], threshold: float) -> list[str]:
+    """Anchor labels with the out-of-scope threshold applied."""
+    return [label if s >= threshold else OOS for label, s in outputs]
+
+
+# --------------------------------------------------------------------------------------------- ours
+
+
+def load_matcher(directory: Path) -> tuple[Any, Any, dict[str, float]]:
+    """(catalog, matcher, timings) for a catalog directory; exits with the problems if it does not load."""
+    from bot.catalog import load_catalog
+    from bot.matcher import Matcher
+
+    t0 = time.perf_counter()
+    catalog, problems = load_catalog(directory)
+    t1 = time.perf_counter()
+    if catalog is None:
+        for p in problems[:20]:
+            print(f"  {p}", file=sys.stderr)
+        raise SystemExit(f"catalog in {directory} did not load ({len(problems)} problems)")
+    matcher = Matcher(catalog)
+    t2 = time.perf_counter()
+    return (
+        catalog,
+        matcher,
+        {"parse_s": t1 - t0, "index_s": t2 - t1, "load_s": t2 - t0, "warnings": len(problems)},
+    )
+
+
+def run_matcher(matcher: Any, texts: Sequence[str], timed: bool = True) -> tuple[list[Any], list[int]]:
+    """Match every text one at a time; (Match per text, nanoseconds per match())."""
+    clock = time.perf_counter_ns
+    results, lat = [], []
+    for text in texts:
+        t0 = clock()
+        r = matcher.match(text)
+        t1 = clock()
+        results.append(r)
+        lat.append(t1 - t0)
+    return results, lat if timed else []
+
+
+def probe_load(directory: Path, trace: bool) -> dict[str, Any]:
+    """Load time and memory of a catalog in a fresh Python process (as at bot start-up)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe-load", str(directory)]
+    if trace:
+        cmd.append("--probe-trace")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"load probe failed:\n{proc.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _probe_main(directory: str, trace: bool) -> None:
+    """Child side of probe_load: print one JSON line of timings and memory."""
+    t0 = time.perf_counter()
+    from bot.catalog import load_catalog
+    from bot.matcher import Matcher
+
+    import_s = time.perf_counter() - t0
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t1 = time.perf_counter()
+    catalog, _ = load_catalog(directory)
+    t2 = time.perf_counter()
+    matcher = Matcher(catalog)
+    t3 = time.perf_counter()
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out: dict[str, Any] = {
+        "import_s": import_s,
+        "parse_s": t2 - t1,
+        "index_s": t3 - t2,
+        "load_s": t3 - t1,
+        "rss_growth_mb": (rss1 - rss0) / 1024,
+        "rss_peak_mb": rss1 / 1024,
+    }
+    if trace:
+        del matcher, catalog
+        gc.collect()
+        tracemalloc.start()
+        catalog, _ = load_catalog(directory)
+        matcher = Matcher(catalog)
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out["traced_peak_mb"] = peak / 2**20
+        out["traced_retained_mb"] = current / 2**20
+    print(json.dumps(out))
+
+
+def run_classify(directory: Path, texts: Sequence[str]) -> dict[str, Any]:
+    """``python -m bot classify`` over ``texts`` in a subprocess: wall time incl. start-up, and answers."""
+    payload = "\n".join(texts) + "\n"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "classify", "--intents", str(directory)],
+        input=payload,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        return {"error": f"exit {proc.returncode}: {proc.stderr[-1000:]}", "wall_s": wall}
+    answers = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return {"wall_s": wall, "ms_per_line": wall * 1000 / len(texts), "lines": len(texts), "answers": answers}
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def _fmt(x: Any, digits: int = 3) -> str:
+    if isinstance(x, float):
+        return f"{x:.{digits}f}"
+    return str(x)
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[_fmt(c) for c in row] for row in [header, *rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _machine() -> dict[str, Any]:
+    import numpy
+    import rapidfuzz
+
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "loadavg_start": os.getloadavg(),
+        "numpy": numpy.__version__,
+        "rapidfuzz": rapidfuzz.__version__,
+    }
+
+
+def _verdict(ok: bool | None) -> str:
+    return "SKIP" if ok is None else ("PASS" if ok else "FAIL")
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def _subset(pairs: Pairs, n: int | None, rng: random.Random) -> Pairs:
+    """All of ``pairs``, or a seeded sample of ``n`` in the original order."""
+    if n is None or n >= len(pairs):
+        return pairs
+    keep = set(rng.sample(range(len(pairs)), n))
+    return [p for i, p in enumerate(pairs) if i in keep]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The whole benchmark; returns every figure (also printed as it goes)."""
+    from bot.matcher import decide
+
+    report: dict[str, Any] = {"machine": _machine(), "args": {k: str(v) for k, v in vars(args).items()}}
+    data = load_clinc(args.data)
+    rng = random.Random(f"{args.seed}:subset")
+    if args.quick:
+        val = _subset(data["val"], 600, rng) + data["oos_val"]
+        test = _subset(data["test"], 900, rng) + _subset(data["oos_test"], 200, rng)
+    else:
+        val = data["val"] + data["oos_val"]
+        test = data["test"] + data["oos_test"]
+    typo_test = typo_copy(test, args.seed)
+    val_gold = [label for _, label in val]
+    test_gold = [label for _, label in test]
+    oos_examples = [t for t, _ in data["oos_train"]] if args.with_oos_train else []
+    print(f"CLINC150 {args.data}")
+    print(
+        f"  catalog: train {len(data['train'])} examples, {len(by_intent(data['train']))} intents"
+        + (f" + {len(oos_examples)} oos_train as out_of_scope" if oos_examples else "")
+    )
+    print(
+        f"  tune on: {len(val)} (val + oos_val); score on: {len(test)} (test + oos_test)"
+        + (" [QUICK]" if args.quick else "")
+    )
+
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="clinc150-"))
+    cat15 = work / "catalog_15k"
+    train_intents = by_intent(data["train"])
+    write_catalog(cat15, train_intents, out_of_scope=oos_examples)
+
+    # ---- ours: tune on val, then test once
+    t0 = time.perf_counter()
+    catalog, matcher, load_inproc = load_matcher(cat15)
+    print(f"  loaded in-process in {load_inproc['load_s']:.2f}s ({load_inproc['warnings']} warnings)")
+    val_res, _ = run_matcher(matcher, [t for t, _ in val], timed=False)
+    val_cands = [r.candidates for r in val_res]
+    tuned, tune_info = tune_decision(val_cands, val_gold, decide, catalog.settings)
+    tune_s = time.perf_counter() - t0
+    print(
+        f"  tuned: threshold={tuned.threshold} margin={tuned.margin}"
+        f" (val balanced {tune_info['val_balanced']:.3f}, {tune_s:.1f}s)"
+    )
+
+    write_catalog(cat15, train_intents, settings=tuned, out_of_scope=oos_examples)
+    tuned_matcher = type(matcher)(replace(catalog, settings=tuned))
+    del matcher
+    run_matcher(tuned_matcher, [t for t, _ in val[:WARMUP]], timed=False)
+    test_res, test_lat = run_matcher(tuned_matcher, [t for t, _ in test])
+    test_pred = [decide(r.candidates, tuned)[0] for r in test_res]
+    agree_inproc = sum(r.intent == p for r, p in zip(test_res, test_pred, strict=True))
+    ours = score(test_gold, test_pred)
+    typo_res, _ = run_matcher(tuned_matcher, [t for t, _ in typo_test], timed=False)
+    ours_typo = score(test_gold, [decide(r.candidates, tuned)[0] for r in typo_res])
+    latency = percentiles(test_lat)
+    del tuned_matcher, catalog, val_res, test_res, typo_res
+    gc.collect()
+
+    load = probe_load(cat15, trace=True)
+    classify = run_classify(cat15, [t for t, _ in test])
+    if "answers" in classify:
+        answers = classify.pop("answers")
+        classify["agree"] = sum(a.get("intent") == p for a, p in zip(answers, test_pred, strict=True))
+        classify["mismatches"] = [
+            {"text": t, "classify": a.get("intent"), "in_process": p}
+            for (t, _), a, p in zip(test, answers, test_pred, strict=True)
+            if a.get("intent") != p
+        ][:5]
+        classify["answered"] = len(answers)
+
+    report["ours"] = {
+        "settings": asdict(tuned),
+        "tuning": tune_info,
+        "test": asdict(ours),
+        "typo_test": asdict(ours_typo),
+        "latency_15k": latency,
+        "load_15k": load,
+        "load_15k_in_process": load_inproc,
+        "match_intent_agrees_with_decide": agree_inproc,
+        "classify": classify,
+    }
+
+    # ---- anchor
+    anchor: dict[str, Any] | None = None
+    if not args.skip_anchor:
+        outs = anchor_outputs(
+            data,
+            {"val": val, "test": test, "typo_test": typo_test},
+            args.with_oos_train,
+            args.seed,
+            args.data,
+        )
+        o = outs["outputs"]
+        threshold = tune_threshold([s for _, s in o["val"]], [label for label, _ in o["val"]], val_gold)
+        anchor = {
+            "model": ANCHOR_DESCRIPTION,
+            "threshold": threshold,
+            "train_s": outs["train_s"],
+            "cached": outs["cached"],
+            "test": asdict(score(test_gold, anchor_predict(o["test"], threshold))),
+            "typo_test": asdict(score(test_gold, anchor_predict(o["typo_test"], threshold))),
+        }
+        report["anchor"] = anchor
+
+    # ---- scaling
+    if not args.skip_scaling:
+        report["scaling"] = scaling(args, data, tuned, test, work)
+
+    report["machine"]["loadavg_end"] = os.getloadavg()
+    report["targets"] = targets(report)
+    print_report(report)
+    return report
+
+
+def scaling(
+    args: argparse.Namespace, data: Mapping[str, Pairs], tuned: Any, test: Pairs, work: Path
+) -> list[dict[str, Any]]:
+    """Load time, memory and latency at about 1.5k, 15k and 150k examples."""
+    n_msgs = 200 if args.quick else 1000
+    msgs = [t for t, _ in _subset(test, n_msgs, random.Random(f"{args.seed}:scaling"))]
+    catalogs = {
+        "1.5k": sample_per_intent(data["train"], 10, random.Random(f"{args.seed}:small")),
+        "15k": data["train"],
+        "150k": perturbed_copies(data["train"], 10, args.seed),
+    }
+    rows = []
+    for name, pairs in catalogs.items():
+        directory = work / f"catalog_{name}"
+        write_catalog(directory, by_intent(pairs), settings=tuned)
+        probe = probe_load(directory, trace=False)
+        _, matcher, _ = load_matcher(directory)
+        run_matcher(matcher, msgs[:WARMUP], timed=False)
+        _, lat = run_matcher(matcher, msgs)
+        del matcher
+        gc.collect()
+        row = {"catalog": name, "examples": len(pairs), "load": probe, "latency": percentiles(lat)}
+        print(
+            f"  scaling {name}: {len(pairs)} examples, load {probe['load_s']:.2f}s,"
+            f" p50 {row['latency']['p50_ms']:.3f}ms"
+        )
+        rows.append(row)
+    return rows
+
+
+def targets(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One PASS/FAIL/SKIP per target of the issue."""
+    ours = report["ours"]
+    anchor = report.get("anchor")
+    typo_drop = (ours["test"]["in_scope_accuracy"] - ours["typo_test"]["in_scope_accuracy"]) * 100
+    ratio = ours["test"]["balanced"] / anchor["test"]["balanced"] if anchor else None
+    cls = ours["classify"]
+    cls_ms = cls.get("ms_per_line")
+    rows = [
+        (
+            "balanced accuracy / anchor's",
+            f">= {TARGET_RATIO}",
+            ratio,
+            None if ratio is None else ratio >= TARGET_RATIO,
+        ),
+        (
+            "in-scope accuracy",
+            f">= {TARGET_IN_SCOPE}",
+            ours["test"]["in_scope_accuracy"],
+            ours["test"]["in_scope_accuracy"] >= TARGET_IN_SCOPE,
+        ),
+        (
+            "latency p99 at 15k examples (ms)",
+            f"<= {TARGET_P99_MS}",
+            ours["latency_15k"]["p99_ms"],
+            ours["latency_15k"]["p99_ms"] <= TARGET_P99_MS,
+        ),
+        (
+            "catalog load, fresh process (s)",
+            f"<= {TARGET_LOAD_S}",
+            ours["load_15k"]["load_s"],
+            ours["load_15k"]["load_s"] <= TARGET_LOAD_S,
+        ),
+        (
+            "classify ms/line incl. start-up",
+            f"<= {TARGET_CLASSIFY_MS}",
+            cls_ms,
+            None if cls_ms is None else cls_ms <= TARGET_CLASSIFY_MS,
+        ),
+        (
+            "classify agrees with in-process",
+            "all lines",
+            f"{cls.get('agree', 0)}/{cls.get('lines', 0)}",
+            cls_ms is not None and cls.get("agree") == cls.get("lines") == cls.get("answered"),
+        ),
+        (
+            "typo drop, in-scope (points)",
+            f"<= {TARGET_TYPO_DROP_POINTS}",
+            typo_drop,
+            typo_drop <= TARGET_TYPO_DROP_POINTS,
+        ),
+    ]
+    return [{"target": n, "goal": g, "value": v, "verdict": _verdict(ok)} for n, g, v, ok in rows]
+
+
+def print_report(report: Mapping[str, Any]) -> None:
+    """The final tables and verdicts."""
+    ours, anchor = report["ours"], report.get("anchor")
+    m = report["machine"]
+    print()
+    print(
+        f"Machine: {m['cpu']} x{m['cores']}, Python {m['python']}, numpy {m['numpy']},"
+        f" rapidfuzz {m['rapidfuzz']}, "
+        f"load average {m['loadavg_start'][0]:.1f} -> {m['loadavg_end'][0]:.1f}"
+    )
+    s = ours["settings"]
+    print(f"Ours: threshold {s['threshold']}, margin {s['margin']} (tuned on val)")
+    if anchor:
+        how = "cached" if anchor["cached"] else f"trained in {anchor['train_s']:.1f}s"
+        print(f"Anchor: {anchor['model']}, OOS threshold {anchor['threshold']:.4f} (tuned on val), {how}")
+    print()
+    fields = [
+        ("in-scope accuracy", "in_scope_accuracy"),
+        ("OOS recall", "oos_recall"),
+        ("balanced accuracy", "balanced"),
+        ("MCC (OOS as a class)", "mcc"),
+        ("OOS precision", "oos_precision"),
+        ("in-scope false fallback", "false_fallback"),
+    ]
+    rows: list[list[Any]] = []
+    for label, key in [
+        *fields,
+        ("typo in-scope accuracy", None),
+        ("typo drop (points)", None),
+        ("typo OOS recall", None),
+    ]:
+
+        def val(side: Mapping[str, Any] | None, key: str | None = key, label: str = label) -> Any:
+            if side is None:
+                return "-"
+            if key is not None:
+                return side["test"][key]
+            if label == "typo in-scope accuracy":
+                return side["typo_test"]["in_scope_accuracy"]
+            if label == "typo OOS recall":
+                return side["typo_test"]["oos_recall"]
+            return (side["test"]["in_scope_accuracy"] - side["typo_test"]["in_scope_accuracy"]) * 100
+
+        a, b = val(ours), val(anchor)
+        ratio = a / b if isinstance(a, float) and isinstance(b, float) and b else "-"
+        rows.append([label, a, b, ratio])
+    n = ours["test"]
+    print(f"Accuracy on test ({n['n_in_scope']} in-scope + {n['n_oos']} out-of-scope)")
+    print(_table(rows, ["", "ours", "anchor", "ours/anchor"]))
+    print()
+    lat, load, cls = ours["latency_15k"], ours["load_15k"], ours["classify"]
+    speed = [
+        ["single message p50 (ms)", lat["p50_ms"]],
+        ["single message p99 (ms)", lat["p99_ms"]],
+        ["single message max (ms)", lat["max_ms"]],
+        ["catalog load, fresh process (s)", load["load_s"]],
+        ["  of which YAML + validation (s)", load["parse_s"]],
+        ["  of which matcher index (s)", load["index_s"]],
+        ["import bot modules (s)", load["import_s"]],
+        ["RSS growth during load (MB)", load["rss_growth_mb"]],
+        ["tracemalloc peak during load (MB)", load.get("traced_peak_mb", "-")],
+        ["tracemalloc retained after load (MB)", load.get("traced_retained_mb", "-")],
+        ["classify wall time (s)", cls.get("wall_s", "-")],
+        ["classify ms/line incl. start-up", cls.get("ms_per_line", cls.get("error", "-"))],
+    ]
+    print(
+        f"Speed at 15,000 examples (latency over {lat['n']} test messages, in-process,"
+        f" after {WARMUP} warm-up)"
+    )
+    print(_table(speed, ["", "value"]))
+    if cls.get("mismatches"):
+        print("classify disagreements (first 5):", json.dumps(cls["mismatches"]))
+    if "scaling" in report:
+        print()
+        print("Scaling (same tuned settings; latency over a seeded sample of test messages)")
+        srows = [
+            [
+                r["catalog"],
+                r["examples"],
+                r["load"]["load_s"],
+                r["load"]["rss_growth_mb"],
+                r["latency"]["p50_ms"],
+                r["latency"]["p99_ms"],
+                r["latency"]["max_ms"],
+            ]
+            for r in report["scaling"]
+        ]
+        print(_table(srows, ["catalog", "examples", "load s", "RSS +MB", "p50 ms", "p99 ms", "max ms"]))
+    print()
+    print(
+        "Targets" + ("  [QUICK RUN: subsets, not a result]" if report["args"].get("quick") == "True" else "")
+    )
+    for t in report["targets"]:
+        v = t["value"]
+        print(f"  {t['verdict']}  {t['target']}: {_fmt(v) if v is not None else '-'} (goal {t['goal']})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="CLINC150 data_full.json (default: %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=1, help="seed for typos, samples and perturbations")
+    p.add_argument("--quick", action="store_true", help="smoke run on seeded subsets of val and test")
+    p.add_argument("--skip-anchor", action="store_true", help="do not train or score the TF-IDF + SVM anchor")
+    p.add_argument("--skip-scaling", action="store_true", help="skip the 1.5k / 150k catalogs")
+    p.add_argument(
+        "--with-oos-train",
+        action="store_true",
+        help="give both sides oos_train: our catalog's out_of_scope, the anchor's 151st class",
+    )
+    p.add_argument("--workdir", help="write the generated catalogs here (default: a new temporary directory)")
+    p.add_argument("--json", type=Path, help="write every figure to this file")
+    p.add_argument("--probe-load", help=argparse.SUPPRESS)
+    p.add_argument("--probe-trace", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.probe_load:
+        _probe_main(args.probe_load, args.probe_trace)
+        return 0
+    if not args.data.exists():
+        p.error(f"no data at {args.data}")
+    report = run(args)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    failed = any(t["verdict"] == "FAIL" for t in report["targets"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
