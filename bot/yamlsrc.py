@@ -61,8 +61,9 @@ class YScalar:
     line: int
     col: int
     style: str = ""
-    raw: str = ""  # the scalar's text as written (for "quote it" hints)
+    raw: str = ""  # the scalar's text before typing (for "quote it" hints)
     anchor: str | None = None
+    end_line: int = 0  # where the scalar ends in the file (a multi-line scalar ends below ``line``)
 
 
 @dataclass
@@ -134,7 +135,7 @@ def _scalar(event: Any) -> YScalar:
     except (ConstructorError, ValueError) as exc:
         problem = YamlProblem(line, col, f"cannot read {event.value!r} as {_short(tag)}: {exc}")
         raise _Abort(problem) from None
-    return YScalar(value, line, col, event.style or "", event.value, event.anchor)
+    return YScalar(value, line, col, event.style or "", event.value, event.anchor, event.end_mark.line + 1)
 
 
 class _Composer:
@@ -288,8 +289,8 @@ def parse_text(text: str) -> tuple[YNode | None, list[YamlProblem]]:
     return root, composer.problems
 
 
-def load_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[YNode | None, list[YamlProblem]]:
-    """Read and compose one YAML file, refusing files over ``max_bytes`` before reading them."""
+def read_text(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, list[YamlProblem]]:
+    """A file's text, refusing files over ``max_bytes`` before reading them, and bad UTF-8."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -301,7 +302,12 @@ def load_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[YNode 
         return None, [YamlProblem(1, 1, f"cannot read the file: {exc.strerror or type(exc).__name__}")]
     if len(data) > max_bytes:
         return None, [YamlProblem(1, 1, f"file is over {max_bytes:,} bytes: split it")]
-    text, problems = decode(data)
+    return decode(data)
+
+
+def load_file(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[YNode | None, list[YamlProblem]]:
+    """Read and compose one YAML file (see `read_text` and `parse_text`)."""
+    text, problems = read_text(path, max_bytes)
     if text is None:
         return None, problems
     return parse_text(text)

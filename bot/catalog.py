@@ -1,0 +1,817 @@
+"""intents/*.yaml -> Catalog, with every problem reported as file:line:col in one pass.
+
+Loading never raises on bad input: it returns the problems (errors and warnings) and a Catalog only
+when there is no error. `check` (bot/check.py) adds the slower, matcher-based checks on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot import htmltext, placeholders
+from bot.hours import DAYS, parse_span
+from bot.model import (
+    ESCALATION_IDS,
+    OPTIONAL_RESPONSES,
+    REQUIRED_RESPONSES,
+    Button,
+    Catalog,
+    Escalation,
+    Intent,
+    MatcherSettings,
+    OpeningHours,
+    Response,
+    Source,
+)
+from bot.yamlsrc import MAX_FILE_BYTES, YMap, YNode, YScalar, YSeq, kind, parse_text, read_text
+
+MAX_FILES = 500
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
+MAX_CALLBACK_BYTES = 64  # Telegram's limit on a button's callback data ("i:<intent id>")
+MENU_ROOTS = ("menu", "greeting")  # where a person starts pressing buttons
+SMALL_TALK = ("thanks", "goodbye")  # typed, never looked for in a menu
+TITLE_MAX = 40  # longer titles get cut off on phone-width buttons
+FEW_EXAMPLES = 5
+ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+EMERGENCY_MARKERS = ("{emergency_number}", "999")
+HELPLINE_MARKERS = ("{helpline_number}", "0808 802 0300")
+
+TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "settings")
+INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests")
+ESCALATION_KEYS = (
+    "id", "title", "phrases", "patterns", "past_markers", "reported_markers", "present_markers",
+    "answer", "buttons", "tests", "not_tests",
+)
+HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text")
+RESPONSE_KEYS = ("answer", "buttons")
+BUTTON_KEYS = ("text", "intent", "url")
+SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (``error``: the catalog cannot be used) or worth a look (``warning``)."""
+
+    source: Source
+    message: str
+    severity: str = "error"
+
+    @property
+    def is_error(self) -> bool:
+        """True for errors, False for warnings."""
+        return self.severity == "error"
+
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        """File, line, column, errors before warnings."""
+        s = self.source
+        return s.file, s.line, s.col, 0 if self.is_error else 1, self.message
+
+    def __str__(self) -> str:
+        where = str(self.source) if self.source.line else self.source.file
+        return f"{where}: {self.severity}: {self.message}"
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be used, with every problem found."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.is_error]
+        first = f": {errors[0]}" if errors else ""
+        super().__init__(f"{len(errors)} error(s) in the catalog{first}")
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest choice, or "" when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def title_from_id(intent_id: str) -> str:
+    """how_to_report -> "How to report"."""
+    return intent_id.replace("_", " ").strip().capitalize()
+
+
+@dataclass
+class _Text:
+    """A string from a file with the node it came from (for positions)."""
+
+    value: str
+    node: YScalar
+
+
+@dataclass
+class _ButtonRec:
+    node: YNode
+    text: _Text | None = None
+    intent: _Text | None = None
+    url: _Text | None = None
+
+
+@dataclass
+class _Entry:
+    """An intent, escalation or response as read, before cross-file checks."""
+
+    kind: str  # intent | escalation | response
+    id: _Text
+    node: YMap
+    file: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    buttons: list[_ButtonRec] = field(default_factory=list)
+
+    def source(self) -> Source:
+        return Source(self.file, self.node.line, self.node.col)
+
+
+class _Loader:
+    def __init__(self, directory: Path, service: Mapping[str, str]) -> None:
+        self.directory = directory
+        self.service = dict(service)
+        self.problems: list[Problem] = []
+        self.texts: dict[str, str] = {}
+        self.intents: list[_Entry] = []
+        self.escalations: list[_Entry] = []
+        self.responses: list[_Entry] = []
+        self.hours: list[tuple[OpeningHours, YMap, dict[str, _Text]]] = []
+        self.out_of_scope: list[_Text] = []
+        self.settings: MatcherSettings | None = None
+        self.settings_file: str | None = None
+        self.file = ""
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def error(self, node: YNode | None, message: str, line: int = 0, col: int = 0) -> None:
+        self._add(node, message, "error", line, col)
+
+    def warn(self, node: YNode | None, message: str, line: int = 0, col: int = 0) -> None:
+        self._add(node, message, "warning", line, col)
+
+    def _add(self, node: YNode | None, message: str, severity: str, line: int, col: int) -> None:
+        if node is not None and not line:
+            line, col = node.line, node.col
+        self.problems.append(Problem(Source(self.file, line, col), message, severity))
+
+    def at(self, text: _Text, offset: int) -> tuple[int, int]:
+        """File line and column of a character of a scalar, exact for one-line and literal (|) text."""
+        node, value = text.node, text.value
+        before = value[:offset]
+        if node.style in ("", "'", '"') and node.end_line == node.line:
+            return node.line, node.col + offset + (1 if node.style else 0)
+        if node.style == "|":
+            lines = self.texts.get(self.file, "").split("\n")
+            content = lines[node.line:]  # node.line is the "|" line (1-based), so this starts below it
+            indent = next((len(ln) - len(ln.lstrip(" ")) for ln in content if ln.strip()), 0)
+            row = before.count("\n")
+            return node.line + 1 + row, indent + 1 + offset - (before.rfind("\n") + 1)
+        return node.line, node.col
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        if not self.directory.is_dir():
+            self.file = str(self.directory)
+            self.error(None, "no such folder of intent files")
+            return
+        files = sorted(
+            p for p in self.directory.rglob("*")
+            if p.suffix in (".yaml", ".yml") and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(self.directory).parts)
+        )
+        if not files:
+            self.file = str(self.directory)
+            self.error(None, "no intent files (*.yaml) in this folder")
+            return
+        if len(files) > MAX_FILES:
+            self.file = str(self.directory)
+            self.error(None, f"{len(files)} intent files; the limit is {MAX_FILES}")
+            return
+        total = 0
+        for path in files:
+            self.file = str(path)
+            with contextlib.suppress(OSError):  # read_text reports unreadable files
+                total += path.stat().st_size
+            if total > MAX_TOTAL_BYTES:
+                self.error(None, f"the intent files add up to over {MAX_TOTAL_BYTES:,} bytes: not read", 1, 1)
+                break
+            text, problems = read_text(path, MAX_FILE_BYTES)
+            root = None
+            if text is not None:
+                self.texts[self.file] = text
+                root, problems = parse_text(text)
+            for p in problems:
+                self.error(None, p.message, p.line, p.col)
+            if root is not None:
+                self.read_file(root)
+            elif text is not None and not problems:
+                self.warn(None, "empty file", 1, 1)
+
+    def read_file(self, root: YNode) -> None:
+        if not isinstance(root, YMap):
+            self.error(root, f"expected keys ({', '.join(TOP_KEYS)}) at the top, found {kind(root)}")
+            return
+        self.keys(root, TOP_KEYS, "at the top of a file")
+        for name, reader in (
+            ("intents", self.read_intent),
+            ("escalations", self.read_escalation),
+            ("opening_hours", self.read_hours),
+        ):
+            node = root.items.get(name)
+            if node is None:
+                continue
+            if not isinstance(node, YSeq):
+                self.error(node, f"{name}: expected a list (items starting with '- '), found {kind(node)}")
+                continue
+            for item in node.items:
+                if isinstance(item, YMap):
+                    reader(item)
+                else:
+                    self.error(item, f"each entry of {name} must be a mapping (id: ...), found {kind(item)}")
+        if "responses" in root.items:
+            self.read_responses(root.items["responses"])
+        if "out_of_scope" in root.items:
+            self.out_of_scope.extend(self.text_list(root.items["out_of_scope"], "out_of_scope"))
+        if "settings" in root.items:
+            self.read_settings(root.items["settings"])
+
+    def keys(self, node: YMap, allowed: tuple[str, ...], where: str) -> None:
+        for key, key_node in node.keys.items():
+            if key not in allowed:
+                self.error(key_node, f"unknown key {key!r} {where}{suggest(key, allowed)}; "
+                                     f"known keys: {', '.join(allowed)}")
+
+    def text(
+        self, node: YNode | None, what: str, *, required: bool = False, parent: YNode | None = None
+    ) -> _Text | None:
+        if node is None:
+            if required:
+                self.error(parent, f"missing {what}")
+            return None
+        if isinstance(node, YScalar) and isinstance(node.value, str):
+            if not node.value.strip():
+                self.error(node, f"{what} is empty")
+                return None
+            return _Text(node.value, node)
+        if isinstance(node, YScalar) and node.value is not None:
+            self.error(node, f"{what} must be text, but {node.raw!r} reads as {kind(node)}: quote it, "
+                             f"\"{node.raw}\"")
+        else:
+            self.error(node, f"{what} must be text, found {kind(node)}")
+        return None
+
+    def text_list(self, node: YNode, what: str) -> list[_Text]:
+        if isinstance(node, YScalar) and node.value is None:
+            return []
+        if not isinstance(node, YSeq):
+            self.error(node, f"{what}: expected a list of phrases (each on a line starting with '- '), "
+                             f"found {kind(node)}")
+            return []
+        out: list[_Text] = []
+        for item in node.items:
+            if isinstance(item, YScalar) and isinstance(item.value, str):
+                if item.value.strip():
+                    out.append(_Text(item.value, item))
+                else:
+                    self.error(item, f"empty phrase in {what}: remove it")
+            elif isinstance(item, YScalar) and item.value is not None:
+                self.error(item, f"{what}: {item.raw!r} reads as {kind(item)}, not text: quote it, "
+                                 f"- \"{item.raw}\"")
+            else:
+                self.error(item, f"{what}: expected a phrase, found {kind(item)}")
+        return out
+
+    def read_entry(self, node: YMap, entry_kind: str, allowed: tuple[str, ...]) -> _Entry | None:
+        what = "intent" if entry_kind == "intent" else "escalation"
+        self.keys(node, allowed, f"in an {what}")
+        id_text = self.text(node.items.get("id"), f"{what} id", required=True, parent=node)
+        if id_text is None:
+            return None
+        if not ID_PATTERN.match(id_text.value):
+            better = re.sub(r"[^a-z0-9_]+", "_", id_text.value.lower()).strip("_")
+            self.error(id_text.node, f"{what} id {id_text.value!r} must be lower_snake_case "
+                                     f"(a-z, 0-9 and _, starting with a letter), e.g. {better!r}")
+        elif len(id_text.value.encode()) > MAX_CALLBACK_BYTES - 2:
+            self.error(id_text.node, f"{what} id is too long for a Telegram button: use at most "
+                                     f"{MAX_CALLBACK_BYTES - 2} characters")
+        entry = _Entry(entry_kind, id_text, node, self.file)
+        title = self.text(node.items.get("title"), "title")
+        if title is not None and len(title.value) > TITLE_MAX:
+            self.warn(title.node, f"title is {len(title.value)} characters: buttons cut off titles over "
+                                  f"{TITLE_MAX} on phones; shorten it")
+        entry.fields["title"] = title
+        entry.fields["answer"] = self.text(node.items.get("answer"), "answer", required=True, parent=node)
+        if "buttons" in node.items:
+            entry.buttons = self.read_buttons(node.items["buttons"])
+        return entry
+
+    def read_intent(self, node: YMap) -> None:
+        entry = self.read_entry(node, "intent", INTENT_KEYS)
+        if entry is None:
+            return
+        for name in ("examples", "negative_examples", "keywords", "tests"):
+            entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
+        if "examples" not in node.items:
+            self.error(node, f"intent {entry.id.value!r} has no examples: add examples: with what people say")
+        elif not entry.fields["examples"]:
+            self.error(node.items["examples"], "examples is empty: add what people say")
+        elif len(entry.fields["examples"]) < FEW_EXAMPLES:
+            self.warn(node.items["examples"], f"only {len(entry.fields['examples'])} examples: "
+                                              f"{FEW_EXAMPLES} or more make matching reliable")
+        self.intents.append(entry)
+
+    def read_escalation(self, node: YMap) -> None:
+        entry = self.read_entry(node, "escalation", ESCALATION_KEYS)
+        if entry is None:
+            return
+        for name in ("phrases", "patterns", "past_markers", "reported_markers", "present_markers",
+                     "tests", "not_tests"):
+            entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
+        if not entry.fields["phrases"] and not entry.fields["patterns"]:
+            self.error(node, f"escalation {entry.id.value!r} has no phrases or patterns: it can never fire")
+        for pattern in entry.fields["patterns"]:
+            try:
+                re.compile(pattern.value)
+            except re.error as exc:
+                line, col = self.at(pattern, exc.pos or 0)
+                self.error(pattern.node, f"invalid regular expression: {exc.msg}", line, col)
+        self.escalations.append(entry)
+
+    def read_buttons(self, node: YNode) -> list[_ButtonRec]:
+        if not isinstance(node, YSeq):
+            self.error(node, f"buttons: expected a list, found {kind(node)}")
+            return []
+        out: list[_ButtonRec] = []
+        for item in node.items:
+            if isinstance(item, YScalar):
+                target = self.text(item, "button (an intent id)")
+                if target is not None:
+                    out.append(_ButtonRec(item, intent=target))
+                continue
+            if isinstance(item, YSeq):
+                self.error(item, "a button is an intent id, {text: .., intent: ..} or {text: .., url: ..}")
+                continue
+            self.keys(item, BUTTON_KEYS, "in a button")
+            rec = _ButtonRec(item)
+            rec.text = self.text(item.items.get("text"), "button text")
+            rec.intent = self.text(item.items.get("intent"), "button intent")
+            rec.url = self.text(item.items.get("url"), "button url")
+            if (rec.intent is None) == (rec.url is None):
+                if "intent" not in item.items and "url" not in item.items:
+                    self.error(item, "a button needs intent: (an intent id) or url: (an https:// link)")
+                elif rec.intent is not None:
+                    self.error(item, "a button has either intent: or url:, not both")
+                continue
+            if rec.url is not None and rec.text is None and "text" not in item.items:
+                self.error(item, "a link button needs text: (its label)")
+                continue
+            out.append(rec)
+        return out
+
+    def read_hours(self, node: YMap) -> None:
+        self.keys(node, HOURS_KEYS, "in opening_hours")
+        hid = self.text(node.items.get("id"), "opening_hours id", required=True, parent=node)
+        name = self.text(node.items.get("name"), "name")
+        tz_text = self.text(node.items.get("timezone"), "timezone")
+        tz = tz_text.value if tz_text else self.service.get("timezone", "Europe/London")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.error(tz_text.node if tz_text else node, f"unknown time zone {tz!r} (e.g. Europe/London)")
+            return
+        texts: dict[str, _Text] = {}
+        for key in ("open_text", "closed_text"):
+            t = self.text(node.items.get(key), key, required=True, parent=node)
+            if t is not None:
+                texts[key] = t
+        weekly = self.read_weekly(node.items.get("weekly"), node)
+        closed = self.read_dates(node.items.get("closed_dates"))
+        if hid is None or weekly is None or closed is None or len(texts) < 2:
+            return
+        if not ID_PATTERN.match(hid.value):
+            self.error(hid.node, f"opening_hours id {hid.value!r} must be lower_snake_case")
+            return
+        hours = OpeningHours(
+            hid.value, name.value if name else title_from_id(hid.value), tz, MappingProxyType(weekly),
+            frozenset(closed), texts["open_text"].value, texts["closed_text"].value,
+            Source(self.file, node.line, node.col),
+        )
+        self.hours.append((hours, node, texts))
+
+    def read_weekly(self, node: YNode | None, parent: YMap) -> dict[int, tuple[Any, ...]] | None:
+        if node is None:
+            self.error(parent, "missing weekly: (e.g. weekly: {monday: [\"09:30-16:00\"]})")
+            return None
+        if not isinstance(node, YMap):
+            self.error(node, f"weekly: expected day names with time spans, found {kind(node)}")
+            return None
+        self.keys(node, DAYS, "in weekly (day names in lower case)")
+        weekly: dict[int, tuple[Any, ...]] = {}
+        ok = True
+        for day, spans_node in node.items.items():
+            if day not in DAYS:
+                ok = False
+                continue
+            spans = []
+            for span in self.text_list(spans_node, f"weekly.{day}"):
+                try:
+                    spans.append(parse_span(span.value))
+                except ValueError as exc:
+                    ok = False
+                    self.error(span.node, str(exc))
+            spans.sort()
+            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+                if start < end:
+                    ok = False
+                    self.error(spans_node, f"weekly.{day}: the time spans overlap")
+            if spans:
+                weekly[DAYS.index(day)] = tuple(spans)
+        if ok and not weekly:
+            self.error(node, "weekly lists no opening times")
+            ok = False
+        return weekly if ok else None
+
+    def read_dates(self, node: YNode | None) -> set[str] | None:
+        if node is None or (isinstance(node, YScalar) and node.value is None):
+            return set()
+        if not isinstance(node, YSeq):
+            self.error(node, f"closed_dates: expected a list of dates (YYYY-MM-DD), found {kind(node)}")
+            return None
+        out: set[str] = set()
+        for item in node.items:
+            value = item.value if isinstance(item, YScalar) else None
+            if isinstance(value, datetime):
+                value = value.date()
+            if isinstance(value, date):
+                out.add(value.isoformat())
+                continue
+            try:
+                out.add(date.fromisoformat(str(value)).isoformat())
+            except ValueError:
+                self.error(item, f"closed_dates: {value!r} is not a date like 2026-12-25")
+                return None
+        return out
+
+    def read_responses(self, node: YNode) -> None:
+        known = REQUIRED_RESPONSES + OPTIONAL_RESPONSES
+        if not isinstance(node, YMap):
+            self.error(node, f"responses: expected names ({', '.join(known)}), found {kind(node)}")
+            return
+        for name, value in node.items.items():
+            key = node.keys[name]
+            if name not in known:
+                self.error(key, f"unknown response {name!r}{suggest(name, known)}; known: {', '.join(known)}")
+                continue
+            if isinstance(value, YScalar) and isinstance(value.value, str):
+                value = YMap({"answer": value}, {"answer": key}, value.line, value.col)
+            if not isinstance(value, YMap):
+                self.error(value, f"responses.{name}: expected answer: (and buttons:), found {kind(value)}")
+                continue
+            self.keys(value, RESPONSE_KEYS, f"in responses.{name}")
+            entry = _Entry("response", _Text(name, key), value, self.file)
+            answer = self.text(value.items.get("answer"), "answer", required=True, parent=value)
+            entry.fields["answer"] = answer
+            if "buttons" in value.items:
+                entry.buttons = self.read_buttons(value.items["buttons"])
+            self.responses.append(entry)
+
+    def read_settings(self, node: YNode) -> None:
+        if self.settings_file is not None:
+            self.error(node, f"settings are already given in {self.settings_file}: keep them in one file")
+            return
+        self.settings_file = self.file
+        if not isinstance(node, YMap):
+            self.error(node, f"settings: expected {', '.join(SETTINGS_KEYS)}, found {kind(node)}")
+            return
+        self.keys(node, SETTINGS_KEYS, "in settings")
+        values: dict[str, Any] = {}
+        for key, value in node.items.items():
+            if key not in SETTINGS_KEYS or not isinstance(value, YScalar):
+                continue
+            v = value.value
+            if key == "max_suggestions":
+                if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 8:
+                    self.error(value, "max_suggestions must be a whole number from 1 to 8")
+                    continue
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100:
+                self.error(value, f"{key} must be a number from 0 to 100 (the matcher's score scale)")
+                continue
+            values[key] = v
+        settings = MatcherSettings(**values)
+        if settings.suggest > settings.threshold:
+            self.error(node, "settings: suggest must not be above threshold")
+        self.settings = settings
+
+
+def ot_line(first: tuple[_Entry, _Text]) -> int:
+    """The line of the earlier copy of a repeated example."""
+    return first[1].node.line
+
+
+class _Checker:
+    """Cross-file checks over everything read; builds the Catalog from what is valid."""
+
+    def __init__(self, loader: _Loader, for_serving: bool, normalise: Callable[[str], str]) -> None:
+        self.ld = loader
+        self.for_serving = for_serving
+        self.normalise = normalise
+        self.intent_by_id: dict[str, _Entry] = {}
+        self.known_placeholders: set[str] = set()
+        self.fill_values: dict[str, str] = {}
+        self.url_values = placeholders.values(loader.service, (), datetime.now(UTC), as_html=False)
+
+    def run(self) -> Catalog:
+        ld = self.ld
+        self.intent_by_id = self.unique(ld.intents, "intent")
+        escalation_by_id = self.unique(ld.escalations, "escalation")
+        response_by_id = self.unique(ld.responses, "response")
+        hours_by_id: dict[str, OpeningHours] = {}
+        for hours, node, _ in ld.hours:
+            if hours.id in hours_by_id:
+                ld.file = hours.source.file if hours.source else ""
+                first = hours_by_id[hours.id].source
+                ld.error(node, f"opening_hours id {hours.id!r} is already used at {first}")
+            else:
+                hours_by_id[hours.id] = hours
+        self.placeholder_values(hours_by_id.values())
+        for hours, _, texts in ld.hours:
+            ld.file = hours.source.file if hours.source else ""
+            self.check_html(texts["open_text"], {"closes"}, "open_text")
+            self.check_html(texts["closed_text"], {"opens"}, "closed_text")
+        self.examples()
+        intents = [self.build_intent(e) for e in self.intent_by_id.values()]
+        escalations = [self.build_escalation(e) for e in escalation_by_id.values()]
+        responses = {name: self.build_response(e) for name, e in response_by_id.items()}
+        self.reachability(ld.intents + ld.escalations + ld.responses)
+        self.serving(escalation_by_id, response_by_id)
+        return Catalog(
+            intents=tuple(i for i in intents if i is not None),
+            escalations=tuple(e for e in escalations if e is not None),
+            hours=tuple(hours_by_id.values()),
+            responses=MappingProxyType({k: v for k, v in responses.items() if v is not None}),
+            out_of_scope=tuple(t.value for t in ld.out_of_scope),
+            settings=ld.settings or MatcherSettings(),
+        )
+
+    def unique(self, entries: list[_Entry], what: str) -> dict[str, _Entry]:
+        seen: dict[str, _Entry] = {}
+        for e in entries:
+            first = seen.get(e.id.value)
+            if first is not None:
+                self.ld.file = e.file
+                self.ld.error(e.id.node, f"{what} id {e.id.value!r} is already used at "
+                                         f"{first.file}:{first.id.node.line}: ids must be unique")
+            else:
+                seen[e.id.value] = e
+        return seen
+
+    def placeholder_values(self, hours: Iterable[OpeningHours]) -> None:
+        values = placeholders.values(self.ld.service, (), datetime.now(UTC))
+        for h in hours:
+            # the longer of the two texts, so the length check covers both
+            opened = placeholders.fill(h.open_text, {"closes": "16:00"}) if self.fillable(h.open_text) else ""
+            closed = (placeholders.fill(h.closed_text, {"opens": "on Wednesday 30 September at 09:30"})
+                      if self.fillable(h.closed_text) else "")
+            values[f"{h.id}_status"] = max(opened, closed, key=len)
+        self.fill_values = values
+        self.known_placeholders = set(values)
+
+    @staticmethod
+    def fillable(template: str) -> bool:
+        try:
+            placeholders.fill(template, {"closes": "", "opens": ""})
+        except placeholders.PlaceholderError:
+            return False
+        return True
+
+    def check_html(self, text: _Text, known: set[str], what: str) -> bool:
+        """HTML and placeholder checks on one template; True when it can be served."""
+        ld, ok = self.ld, True
+        for p in htmltext.validate(text.value, check_links=False):
+            line, col = ld.at(text, p.offset)
+            ld.error(text.node, f"{what}: {p.message}", line, col)
+            ok = False
+        found, brace_problems = placeholders.scan(text.value)
+        for offset, message in brace_problems:
+            line, col = ld.at(text, offset)
+            ld.error(text.node, f"{what}: {message}", line, col)
+            ok = False
+        for offset, name in found:
+            if name not in known:
+                line, col = ld.at(text, offset)
+                ld.error(text.node, f"{what}: unknown placeholder {{{name}}}{suggest(name, known)}; "
+                                    f"known: {', '.join(sorted(known))}", line, col)
+                ok = False
+        return ok
+
+    def check_answer(self, entry: _Entry) -> str | None:
+        answer: _Text | None = entry.fields.get("answer")
+        if answer is None:
+            return None
+        self.ld.file = entry.file
+        if not self.check_html(answer, self.known_placeholders, "answer"):
+            return None
+        rendered = placeholders.fill(answer.value, self.fill_values)
+        for p in htmltext.validate(rendered):
+            self.ld.error(answer.node, f"answer, once placeholders are filled: {p.message}")
+        length = htmltext.text_length(rendered)
+        if length > htmltext.TELEGRAM_LIMIT:
+            self.ld.error(answer.node, f"answer is {length} characters once placeholders are filled; "
+                                       f"Telegram's limit is {htmltext.TELEGRAM_LIMIT}: shorten it")
+        return answer.value
+
+    def build_buttons(self, entry: _Entry) -> tuple[Button, ...]:
+        ld = self.ld
+        ld.file = entry.file
+        out: list[Button] = []
+        for b in entry.buttons:
+            if b.intent is not None:
+                target = self.intent_by_id.get(b.intent.value)
+                if target is None:
+                    ld.error(b.intent.node, f"button to unknown intent {b.intent.value!r}"
+                                            f"{suggest(b.intent.value, self.intent_by_id)}")
+                    continue
+                title = target.fields.get("title")
+                text = b.text.value if b.text else (title.value if title else title_from_id(target.id.value))
+                out.append(Button(text, intent=b.intent.value))
+            elif b.url is not None and b.text is not None:
+                found, problems = placeholders.scan(b.url.value)
+                unknown = [n for _, n in found if n not in self.url_values]
+                if problems or unknown:
+                    if problems:
+                        detail = problems[0][1]
+                    else:
+                        detail = f"unknown placeholder {{{unknown[0]}}}{suggest(unknown[0], self.url_values)}"
+                    ld.error(b.url.node, f"button url: {detail}")
+                    continue
+                url = placeholders.fill(b.url.value, self.url_values).strip()
+                if url and not url.lower().startswith("https://"):
+                    ld.error(b.url.node, f"button url {url!r} must start with https://")
+                    continue
+                out.append(Button(b.text.value, url=b.url.value))
+        return tuple(out)
+
+    def build_intent(self, e: _Entry) -> Intent | None:
+        answer = self.check_answer(e)
+        buttons = self.build_buttons(e)
+        if answer is None or not e.fields["examples"]:
+            return None
+        title = e.fields["title"]
+        return Intent(
+            id=e.id.value,
+            title=title.value if title else title_from_id(e.id.value),
+            examples=tuple(t.value for t in e.fields["examples"]),
+            answer=answer,
+            keywords=tuple(t.value for t in e.fields["keywords"]),
+            negative_examples=tuple(t.value for t in e.fields["negative_examples"]),
+            buttons=buttons,
+            tests=tuple(t.value for t in e.fields["tests"]),
+            source=e.source(),
+        )
+
+    def build_escalation(self, e: _Entry) -> Escalation | None:
+        answer = self.check_answer(e)
+        buttons = self.build_buttons(e)
+        if answer is None:
+            return None
+        title = e.fields["title"]
+
+        def values(name: str) -> tuple[str, ...]:
+            return tuple(t.value for t in e.fields[name])
+
+        return Escalation(
+            id=e.id.value, title=title.value if title else title_from_id(e.id.value), answer=answer,
+            phrases=values("phrases"), patterns=values("patterns"), past_markers=values("past_markers"),
+            reported_markers=values("reported_markers"), present_markers=values("present_markers"),
+            buttons=buttons, tests=values("tests"), not_tests=values("not_tests"), source=e.source(),
+        )
+
+    def build_response(self, e: _Entry) -> Response | None:
+        answer = self.check_answer(e)
+        buttons = self.build_buttons(e)
+        if answer is None:
+            return None
+        return Response(e.id.value, answer, buttons, e.source())
+
+    def examples(self) -> None:
+        """The same normalised example in two intents is an error; twice in one intent a warning."""
+        ld = self.ld
+        owner: dict[str, tuple[_Entry, _Text]] = {}
+        for e in self.intent_by_id.values():
+            negatives = {self.normalise(t.value) for t in e.fields["negative_examples"]}
+            for t in e.fields["examples"]:
+                norm = self.normalise(t.value)
+                ld.file = e.file
+                if norm in negatives:
+                    ld.error(t.node, f"{t.value!r} is both an example and a negative example of "
+                                     f"{e.id.value!r}: remove one")
+                first = owner.get(norm)
+                if first is None:
+                    owner[norm] = (e, t)
+                elif first[0] is e:
+                    ld.warn(t.node, f"{t.value!r} reads the same as {first[1].value!r} (line {ot_line(first)}) "
+                                    "once normalised: remove one")
+                else:
+                    other, ot = first
+                    ld.error(t.node, f"{t.value!r} is also an example of {other.id.value!r} "
+                                     f"({other.file}:{ot.node.line}): keep it in one intent")
+                    ld.file = other.file
+                    ld.error(ot.node, f"{ot.value!r} is also an example of {e.id.value!r} "
+                                      f"({e.file}:{t.node.line}): keep it in one intent")
+
+    def reachability(self, entries: list[_Entry]) -> None:
+        """Warn about intents no button leads to, starting from the menu, greeting and bot responses."""
+        roots: list[str] = [i for i in MENU_ROOTS if i in self.intent_by_id]
+        if not roots:
+            return
+        edges: dict[str, list[str]] = {}
+        for e in entries:
+            key = e.id.value if e.kind == "intent" else f"{e.kind}:{e.id.value}"
+            edges[key] = [b.intent.value for b in e.buttons if b.intent is not None]
+        seen = set(roots)
+        todo = roots + [k for k in edges if ":" in k]
+        while todo:
+            for target in edges.get(todo.pop(), ()):
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        for iid, e in self.intent_by_id.items():
+            if iid not in seen and iid not in SMALL_TALK:
+                self.ld.file = e.file
+                self.ld.warn(e.id.node, f"no button leads to {iid!r} from the menu, so people reach it only "
+                                        "by typing: add it to the buttons of the menu or a related intent")
+
+    def serving(self, escalations: Mapping[str, _Entry], responses: Mapping[str, _Entry]) -> None:
+        """What a catalog needs before the bot may serve it: errors when serving, warnings otherwise."""
+        ld = self.ld
+        report = ld.error if self.for_serving else ld.warn
+        consequence = "" if self.for_serving else " (the bot will refuse to serve this catalog)"
+        ld.file = str(ld.directory)
+        for eid in ESCALATION_IDS:
+            if eid not in escalations:
+                report(None, f"no {eid!r} escalation{consequence}: add it (usually in safety.yaml)")
+        for name in REQUIRED_RESPONSES:
+            if name not in responses:
+                report(None, f"no responses.{name}{consequence}: add it")
+        for name in ("fallback", "none_of_these"):
+            entry = responses.get(name)
+            answer = entry.fields.get("answer") if entry else None
+            if entry is None or answer is None:
+                continue
+            ld.file = entry.file
+            if not any(m in answer.value for m in EMERGENCY_MARKERS):
+                report(answer.node, f"responses.{name} must give {{emergency_number}} (999){consequence}")
+            if not any(m in answer.value for m in HELPLINE_MARKERS):
+                report(answer.node, f"responses.{name} must give {{helpline_number}} (helpline){consequence}")
+
+
+def _default_service() -> Mapping[str, str]:
+    from bot.config import DEFAULT_SERVICE
+
+    return DEFAULT_SERVICE
+
+
+def analyse(
+    directory: str | Path, *, for_serving: bool = False, service: Mapping[str, str] | None = None
+) -> tuple[Catalog, list[Problem]]:
+    """Load what can be loaded and report every problem: the Catalog holds only the valid parts.
+
+    `check` uses this to run the matcher on a partly broken catalog; serving code wants `load_catalog`.
+    """
+    from bot.text import normalise
+
+    loader = _Loader(Path(directory), service if service is not None else _default_service())
+    loader.load()
+    catalog = _Checker(loader, for_serving, normalise).run()
+    return catalog, loader.problems
+
+
+def load_catalog(
+    directory: str | Path, *, for_serving: bool = False, service: Mapping[str, str] | None = None
+) -> tuple[Catalog | None, list[Problem]]:
+    """Load and validate every intent file in ``directory``; the Catalog is None when there are errors.
+
+    ``service`` (config ``service:``) names the placeholders answers may use and fills them for the
+    length checks; it defaults to the built-in service settings.
+    """
+    catalog, problems = analyse(directory, for_serving=for_serving, service=service)
+    if any(p.is_error for p in problems):
+        return None, problems
+    return catalog, problems
+
+
+def require_catalog(
+    directory: str | Path, *, for_serving: bool = False, service: Mapping[str, str] | None = None
+) -> Catalog:
+    """`load_catalog` for callers that stop on errors: raises CatalogError with every problem."""
+    catalog, problems = load_catalog(directory, for_serving=for_serving, service=service)
+    if catalog is None:
+        raise CatalogError(problems)
+    return catalog
