@@ -716,8 +716,8 @@ class _Checker:
                 if first is None:
                     owner[norm] = (e, t)
                 elif first[0] is e:
-                    ld.warn(t.node, f"{t.value!r} reads the same as {first[1].value!r} (line {ot_line(first)}) "
-                                    "once normalised: remove one")
+                    ld.warn(t.node, f"{t.value!r} normalises to the same text as {first[1].value!r} "
+                                    f"(line {ot_line(first)}): remove one")
                 else:
                     other, ot = first
                     ld.error(t.node, f"{t.value!r} is also an example of {other.id.value!r} "
