@@ -48,7 +48,7 @@ HELPLINE_MARKERS = ("{helpline_number}", "0808 802 0300")
 TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "settings")
 INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests")
 ESCALATION_KEYS = (
-    "id", "title", "phrases", "patterns", "past_markers", "reported_markers", "present_markers",
+    "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
     "answer", "buttons", "tests", "not_tests",
 )
 HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text")
@@ -107,6 +107,7 @@ class _Text:
 
     value: str
     node: YScalar
+    file: str = ""
 
 
 @dataclass
@@ -278,7 +279,7 @@ class _Loader:
         for item in node.items:
             if isinstance(item, YScalar) and isinstance(item.value, str):
                 if item.value.strip():
-                    out.append(_Text(item.value, item))
+                    out.append(_Text(item.value, item, self.file))
                 else:
                     self.error(item, f"empty phrase in {what}: remove it")
             elif isinstance(item, YScalar) and item.value is not None:
@@ -331,11 +332,11 @@ class _Loader:
         entry = self.read_entry(node, "escalation", ESCALATION_KEYS)
         if entry is None:
             return
-        for name in ("phrases", "patterns", "past_markers", "reported_markers", "present_markers",
-                     "tests", "not_tests"):
+        for name in ("phrases", "threats", "patterns", "past_markers", "reported_markers",
+                     "present_markers", "tests", "not_tests"):
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
-        if not entry.fields["phrases"] and not entry.fields["patterns"]:
-            self.error(node, f"escalation {entry.id.value!r} has no phrases or patterns: it can never fire")
+        if not any(entry.fields[k] for k in ("phrases", "threats", "patterns")):
+            self.error(node, f"escalation {entry.id.value!r} has no phrases, threats or patterns: it never fires")
         for pattern in entry.fields["patterns"]:
             try:
                 re.compile(pattern.value)
@@ -688,7 +689,8 @@ class _Checker:
 
         return Escalation(
             id=e.id.value, title=title.value if title else title_from_id(e.id.value), answer=answer,
-            phrases=values("phrases"), patterns=values("patterns"), past_markers=values("past_markers"),
+            phrases=values("phrases"), threats=values("threats"), patterns=values("patterns"),
+            past_markers=values("past_markers"),
             reported_markers=values("reported_markers"), present_markers=values("present_markers"),
             buttons=buttons, tests=values("tests"), not_tests=values("not_tests"), source=e.source(),
         )
@@ -778,9 +780,48 @@ def _default_service() -> Mapping[str, str]:
     return DEFAULT_SERVICE
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """Everything `check` needs: the valid parts as a Catalog, the problems, and where each phrase is."""
+
+    catalog: Catalog
+    problems: list[Problem]
+    directory: str
+    files: int
+    # (owner, field, index) -> position; owner is an intent id, "escalation:<id>", "hours:<id>" or "";
+    # field is examples, negative_examples, tests, not_tests, out_of_scope or closed_dates.
+    sources: Mapping[tuple[str, str, int], Source]
+
+    def source(self, owner: str, field_name: str, index: int = 0) -> Source:
+        """Where a phrase was written (falls back to its owner's position, then to the folder)."""
+        found = self.sources.get((owner, field_name, index)) or self.sources.get((owner, "", 0))
+        return found or Source(self.directory, 0, 0)
+
+
+def _sources(loader: _Loader) -> dict[tuple[str, str, int], Source]:
+    out: dict[tuple[str, str, int], Source] = {}
+    for prefix, entries in (("", loader.intents), ("escalation:", loader.escalations)):
+        for e in entries:
+            owner = prefix + e.id.value
+            if (owner, "", 0) in out:  # a duplicate id: the first one was built
+                continue
+            out[(owner, "", 0)] = e.source()
+            for name, texts in e.fields.items():
+                if isinstance(texts, list):
+                    for i, t in enumerate(texts):
+                        out[(owner, name, i)] = Source(e.file, t.node.line, t.node.col)
+    for hours, node, _ in loader.hours:
+        file = hours.source.file if hours.source else ""
+        where = node.keys.get("closed_dates") or node
+        out.setdefault((f"hours:{hours.id}", "closed_dates", 0), Source(file, where.line, where.col))
+    for i, t in enumerate(loader.out_of_scope):
+        out[("", "out_of_scope", i)] = Source(t.file, t.node.line, t.node.col)
+    return out
+
+
 def analyse(
     directory: str | Path, *, for_serving: bool = False, service: Mapping[str, str] | None = None
-) -> tuple[Catalog, list[Problem]]:
+) -> Analysis:
     """Load what can be loaded and report every problem: the Catalog holds only the valid parts.
 
     `check` uses this to run the matcher on a partly broken catalog; serving code wants `load_catalog`.
@@ -790,7 +831,7 @@ def analyse(
     loader = _Loader(Path(directory), service if service is not None else _default_service())
     loader.load()
     catalog = _Checker(loader, for_serving, normalise).run()
-    return catalog, loader.problems
+    return Analysis(catalog, loader.problems, str(directory), len(loader.texts), _sources(loader))
 
 
 def load_catalog(
@@ -801,10 +842,10 @@ def load_catalog(
     ``service`` (config ``service:``) names the placeholders answers may use and fills them for the
     length checks; it defaults to the built-in service settings.
     """
-    catalog, problems = analyse(directory, for_serving=for_serving, service=service)
-    if any(p.is_error for p in problems):
-        return None, problems
-    return catalog, problems
+    result = analyse(directory, for_serving=for_serving, service=service)
+    if any(p.is_error for p in result.problems):
+        return None, result.problems
+    return result.catalog, result.problems
 
 
 def require_catalog(
