@@ -336,7 +336,7 @@ class _Loader:
                      "present_markers", "tests", "not_tests"):
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
         if not any(entry.fields[k] for k in ("phrases", "threats", "patterns")):
-            self.error(node, f"escalation {entry.id.value!r} has no phrases, threats or patterns: it never fires")
+            self.error(node, f"escalation {entry.id.value!r} has no phrases, threats or patterns")
         for pattern in entry.fields["patterns"]:
             try:
                 re.compile(pattern.value)
