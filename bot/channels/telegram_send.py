@@ -1,0 +1,186 @@
+"""Sending to Telegram: split long answers, build keyboards, retry what can be retried.
+
+Every failure mode has one answer here, so handlers stay readable: flood control (429) waits the
+``retry_after`` Telegram asks for and retries this chat's message only; 5xx and network errors retry a
+few times with backoff; an HTML parse error falls back to plain text rather than sending nothing; a
+blocked or vanished chat raises :class:`ChatGone` so the caller stops sending to it. Logs carry
+exception types only, never text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.htmltext import TELEGRAM_LIMIT, escape, split_html, to_plain
+from bot.messages import Reply, ReplyButton
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CALLBACK_DATA_MAX = 64  # bytes
+DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+
+
+class ChatGone(Exception):
+    """The person blocked the bot or the chat no longer exists: stop sending to it."""
+
+
+@dataclass(frozen=True)
+class SendPolicy:
+    """How hard to try before giving up on one message."""
+
+    flood_retries: int = 5  # 429s in a row for one message
+    max_flood_wait: float = 300.0  # give up rather than wait longer than this for one message
+    network_retries: int = 4  # 5xx / network errors in a row
+    backoff: float = 0.5  # first network retry after this many seconds, doubling each time
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """Seconds Telegram asked us to wait, whatever PTB's int/timedelta setting."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 warns about the int form; the value is what we need
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def with_retries(op: Callable[[], Awaitable[T]], policy: SendPolicy) -> T:
+    """Run one Bot API call, waiting out flood control and retrying transient failures."""
+    floods = network = 0
+    while True:
+        try:
+            return await op()
+        except RetryAfter as exc:
+            wait = retry_after_seconds(exc)
+            floods += 1
+            if floods > policy.flood_retries or wait > policy.max_flood_wait:
+                raise
+            log.warning("flood control: waiting %.1fs before retrying this chat's message", wait)
+            await asyncio.sleep(wait + 0.05)
+        except BadRequest:
+            raise  # a subclass of NetworkError, but retrying the same request cannot help
+        except NetworkError as exc:  # 5xx, timeouts, dropped connections
+            if network >= policy.network_retries:
+                raise
+            delay = policy.backoff * (2**network)
+            network += 1
+            log.warning("%s from Telegram: retry %d in %.1fs", type(exc).__name__, network, delay)
+            await asyncio.sleep(delay)
+
+
+def keyboard(buttons: Sequence[ReplyButton]) -> InlineKeyboardMarkup | None:
+    """One button per row; buttons Telegram would refuse are left out (and logged) instead of failing."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for b in buttons:
+        if not b.text.strip():
+            log.warning("button without a label left out")
+        elif b.url:
+            rows.append([InlineKeyboardButton(b.text, url=b.url)])
+        elif b.data and 1 <= len(b.data.encode("utf-8")) <= CALLBACK_DATA_MAX:
+            rows.append([InlineKeyboardButton(b.text, callback_data=b.data)])
+        else:
+            log.warning("button left out: callback data must be 1-%d bytes", CALLBACK_DATA_MAX)
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _is_parse_error(exc: BadRequest) -> bool:
+    return "can't parse entities" in exc.message.lower() or "can't find end tag" in exc.message.lower()
+
+
+def _is_markup_error(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "button" in text or "reply markup" in text or "keyboard" in text
+
+
+def _is_gone(exc: BadRequest) -> bool:
+    text = exc.message.lower()
+    return "chat not found" in text or "user is deactivated" in text
+
+
+def plain_parts(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The reader's text of ``html`` (links as "text (url)") in pieces of at most ``limit`` characters."""
+    return [to_plain(part, links=False) for part in split_html(escape(to_plain(html)), limit)]
+
+
+async def send_html(
+    bot: Bot,
+    chat_id: int,
+    html: str,
+    markup: InlineKeyboardMarkup | None,
+    policy: SendPolicy,
+) -> list[Message]:
+    """Send one message of HTML; falls back to plain text if Telegram cannot parse it."""
+    try:
+        msg = await with_retries(lambda: bot.send_message(chat_id, html, reply_markup=markup), policy)
+        return [msg]
+    except Forbidden:
+        raise ChatGone from None
+    except BadRequest as exc:
+        if _is_gone(exc):
+            raise ChatGone from None
+        if _is_markup_error(exc) and markup is not None:
+            log.warning("Telegram refused the buttons: sending the answer without them")
+            return await send_html(bot, chat_id, html, None, policy)
+        if not _is_parse_error(exc):
+            raise
+    log.warning("Telegram could not parse an answer's HTML: sending it as plain text")
+    sent: list[Message] = []
+    parts = plain_parts(html)
+    for i, part in enumerate(parts):
+        send = partial(
+            bot.send_message,
+            chat_id,
+            part,
+            parse_mode=None,
+            reply_markup=markup if i == len(parts) - 1 else None,
+        )
+        try:
+            sent.append(await with_retries(send, policy))
+        except Forbidden:
+            raise ChatGone from None
+    return sent
+
+
+async def send_reply(bot: Bot, chat_id: int, reply: Reply, policy: SendPolicy) -> list[Message]:
+    """Send one Reply: split at paragraphs when over Telegram's limit, buttons under the last part."""
+    parts = split_html(reply.html)
+    if not parts:
+        log.warning("empty %s reply skipped", reply.kind)
+        return []
+    markup = keyboard(reply.buttons)
+    sent: list[Message] = []
+    for i, part in enumerate(parts):
+        sent.extend(await send_html(bot, chat_id, part, markup if i == len(parts) - 1 else None, policy))
+    return sent
+
+
+async def delete_all(bot: Bot, chat_id: int, message_ids: Iterable[int], policy: SendPolicy) -> int:
+    """Delete messages in batches of 100; already-gone ones are fine. Returns how many were asked for."""
+    ids = sorted(set(message_ids))
+    done = 0
+    for start in range(0, len(ids), DELETE_BATCH):
+        batch = ids[start : start + DELETE_BATCH]
+        try:
+            await with_retries(partial(bot.delete_messages, chat_id, batch), policy)
+            done += len(batch)
+        except TelegramError as exc:
+            # Deleting is best effort: one refused batch must not stop the others or the reply.
+            log.warning("deleting messages failed: %s", type(exc).__name__)
+    return done
+
+
+async def answer_query(answer: Callable[[], Awaitable[object]]) -> None:
+    """Acknowledge a button press (stops the client's spinner); failures are only logged."""
+    try:
+        await answer()
+    except TelegramError as exc:
+        log.info("button acknowledgement failed: %s", type(exc).__name__)
