@@ -1,0 +1,271 @@
+"""Catalog -> Matcher.match(text) -> Match: which intent a message is about, and how sure we are.
+
+Layers, cheapest first:
+1. exact: the normalised message equals a normalised example (score 100).
+2. fuzzy: misspelt words are corrected against the catalog's vocabulary with rapidfuzz, then the
+   message is compared with every example at once through an inverted index over weighted
+   word, word-pair and character n-gram features (TF-IDF, cosine). An intent's score mixes its
+   nearest example with its centroid, so one stray example cannot win alone and long stories
+   are judged on everything they say. Out-of-scope and negative examples compete as a "none"
+   class: a message nearest to them gets the fallback.
+The decision (`decide`) takes a threshold and a margin to the runner-up; too close to call gives
+"Did you mean" suggestions instead of a guess.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.model import Catalog, MatcherSettings
+from bot.text import Speller, normalise, stem
+
+MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
+CHAR_NGRAMS = (3, 4, 5)
+WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
+NEAREST_WEIGHT = 0.6  # share of an intent's score from its nearest example; the rest from its centroid
+TOP_K = 5
+FOCUS_FLOOR = 0.3  # weight kept by a feature spread evenly over all intents
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One scored intent; ``intent`` None is the out-of-scope class."""
+
+    intent: str | None
+    score: float
+    example: str
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's verdict on one message, with everything needed to explain it."""
+
+    intent: str | None
+    score: float
+    layer: str  # exact | fuzzy | empty | none
+    candidates: tuple[Candidate, ...]
+    suggestions: tuple[str, ...] = ()
+    normalised: str = ""
+    corrections: tuple[tuple[str, str], ...] = ()
+
+
+def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[str | None, tuple[str, ...]]:
+    """The pure decision rule: (accepted intent or None, "Did you mean" suggestions)."""
+    if not candidates:
+        return None, ()
+    top = candidates[0]
+    if top.intent is None or top.score < settings.suggest:
+        return None, ()
+    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+    if top.score >= settings.threshold and top.score - runner_up >= settings.margin:
+        return top.intent, ()
+    window = max(settings.margin * 2, 10.0)
+    offered = tuple(
+        c.intent for c in candidates
+        if c.intent is not None and c.score >= settings.suggest and top.score - c.score <= window
+    )[: settings.max_suggestions]
+    return None, offered
+
+
+class _Index:
+    """Sparse rows stored by feature (CSC), for fast dot products with one sparse query vector."""
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> None:
+        order = np.argsort(cols, kind="stable")
+        self.n_rows = n_rows
+        self.indices = rows[order].astype(np.int32)
+        self.data = vals[order].astype(np.float32)
+        self.indptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=n_cols)))).astype(np.int64)
+
+    def dot(self, feats: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Similarity of one query vector (feature ids, weights) with every row."""
+        starts = self.indptr[feats]
+        lengths = self.indptr[feats + 1] - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(self.n_rows, dtype=np.float64)
+        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        return np.bincount(
+            self.indices[offsets],
+            weights=self.data[offsets] * np.repeat(weights, lengths),
+            minlength=self.n_rows,
+        )
+
+
+class _Features:
+    """Maps normalised words to feature ids: stems, stem pairs and character n-grams of each word."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.kinds: list[bool] = []  # True for word-level features
+        self._word_cache: dict[str, tuple[int, ...]] = {}
+
+    def _id(self, feature: str, word_level: bool, grow: bool) -> int:
+        fid = self.ids.get(feature)
+        if fid is None and grow:
+            fid = self.ids[feature] = len(self.kinds)
+            self.kinds.append(word_level)
+        return -1 if fid is None else fid
+
+    def _word(self, word: str, grow: bool) -> tuple[int, ...]:
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        padded = "<" + word + ">"
+        grams = {padded[i : i + n] for n in CHAR_NGRAMS for i in range(len(padded) - n + 1)}
+        ids = [self._id("w" + stem(word), True, grow)]
+        ids.extend(self._id("c" + g, False, grow) for g in grams)
+        out = tuple(i for i in ids if i >= 0)
+        if grow or len(self._word_cache) < 200_000:
+            self._word_cache[word] = out
+        return out
+
+    def of(self, words: Sequence[str], grow: bool = False) -> list[int]:
+        """Feature ids of a word sequence, repeated as often as they occur."""
+        out: list[int] = []
+        for w in words:
+            out.extend(self._word(w, grow))
+        stems = [stem(w) for w in words]
+        for a, b in zip(stems, stems[1:]):
+            fid = self._id("b" + a + " " + b, True, grow)
+            if fid >= 0:
+                out.append(fid)
+        return out
+
+
+class Matcher:
+    """Precomputes everything at load; ``match`` is then a handful of vectorised operations."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.settings = catalog.settings
+        labels: list[str | None] = [i.id for i in catalog.intents]
+        texts: list[tuple[int, str]] = []
+        for li, intent in enumerate(catalog.intents):
+            texts.extend((li, e) for e in intent.examples)
+        self.none_label = len(labels)
+        labels.append(None)
+        negatives = [*catalog.out_of_scope, *(n for i in catalog.intents for n in i.negative_examples)]
+        texts.extend((self.none_label, n) for n in negatives)
+        self.labels = labels
+        n_labels = len(labels)
+
+        normalised = [" ".join(normalise(t).split()[:MAX_WORDS]) for _, t in texts]
+        self.exact: dict[str, tuple[int, str]] = {}
+        clashes: set[str] = set()
+        for (li, text), norm in zip(texts, normalised):
+            if norm in self.exact and self.exact[norm][0] != li:
+                clashes.add(norm)
+            self.exact.setdefault(norm, (li, text))
+        for norm in clashes:
+            del self.exact[norm]
+        self.speller = Speller(Counter(w for norm in normalised for w in norm.split()))
+
+        self.features = _Features()
+        per_example = [self.features.of(norm.split(), grow=True) for norm in normalised]
+        n_feats = len(self.features.kinds)
+        self.is_word = np.array(self.features.kinds, dtype=bool)
+        lengths = np.fromiter((len(f) for f in per_example), dtype=np.int64, count=len(per_example))
+        ex_rows = np.repeat(np.arange(len(per_example)), lengths)
+        ex_cols = np.fromiter((f for fs in per_example for f in fs), dtype=np.int64, count=int(lengths.sum()))
+        # term frequency per (example, feature)
+        keys, tf = np.unique(ex_rows * n_feats + ex_cols, return_counts=True)
+        rows, cols = keys // n_feats, keys % n_feats
+        self.example_label = np.array([li for li, _ in texts], dtype=np.int64)
+        self.idf = self._weights(rows, cols, self.example_label, n_feats, n_labels, len(texts))
+        vals = self._normalise_rows(rows, cols, (1.0 + np.log(tf)) * self.idf[cols], len(texts))
+        self.examples = _Index(rows, cols, vals, len(texts), n_feats)
+        self.example_text = [t for _, t in texts]
+        # examples are grouped by label, so each label owns one slice of the similarity vector
+        sizes = np.bincount(self.example_label, minlength=n_labels)
+        self.bounds = np.concatenate(([0], np.cumsum(sizes)))
+        self.nonempty = np.flatnonzero(sizes)
+
+        ckeys, cinv = np.unique(self.example_label[rows] * n_feats + cols, return_inverse=True)
+        csum = np.bincount(cinv, weights=vals)
+        crow, ccol = ckeys // n_feats, ckeys % n_feats
+        cnorm = np.sqrt(np.bincount(crow, weights=csum * csum, minlength=n_labels))
+        self.centroids = _Index(crow, ccol, csum / np.maximum(cnorm[crow], 1e-12), n_labels, n_feats)
+
+    def _weights(self, rows: np.ndarray, cols: np.ndarray, label_of: np.ndarray,
+                 n_feats: int, n_labels: int, n_docs: int) -> np.ndarray:
+        """Per-feature weight: inverse document frequency times how much it tells labels apart."""
+        df = np.bincount(cols, minlength=n_feats)
+        idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+        pair, pair_count = np.unique(label_of[rows] * n_feats + cols, return_counts=True)
+        pcol = pair % n_feats
+        p = pair_count / df[pcol]
+        entropy = np.bincount(pcol, weights=-p * np.log(p), minlength=n_feats)
+        focus = 1.0 - entropy / math.log(max(n_labels, 2))
+        return idf * (FOCUS_FLOOR + (1.0 - FOCUS_FLOOR) * focus)
+
+    def _normalise_rows(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> np.ndarray:
+        """Scale each row's word and character groups to unit length times their share of the score."""
+        word = self.is_word[cols]
+        wn = np.sqrt(np.bincount(rows, weights=np.where(word, vals * vals, 0.0), minlength=n_rows))
+        cn = np.sqrt(np.bincount(rows, weights=np.where(word, 0.0, vals * vals), minlength=n_rows))
+        scale = np.where(word, math.sqrt(WORD_WEIGHT) / np.maximum(wn[rows], 1e-12),
+                         math.sqrt(1.0 - WORD_WEIGHT) / np.maximum(cn[rows], 1e-12))
+        return vals * scale
+
+    def match(self, text: str) -> Match:
+        """Score a message against every intent and decide."""
+        norm = " ".join(normalise(text).split()[:MAX_WORDS])
+        if not norm:
+            return Match(None, 0.0, "empty", (), normalised=norm)
+        exact = self.exact.get(norm)
+        if exact is not None:
+            label = self.labels[exact[0]]
+            return Match(label, 100.0, "exact", (Candidate(label, 100.0, exact[1]),), normalised=norm)
+
+        words = norm.split()
+        corrected = [self.speller.correct(w) for w in words]
+        corrections = tuple((a, b) for a, b in zip(words, corrected) if a != b)
+        ids = self.features.of(corrected)
+        if not ids:
+            return Match(None, 0.0, "none", (), normalised=norm, corrections=corrections)
+        fids, tf = np.unique(np.array(ids, dtype=np.int64), return_counts=True)
+        vals = self._normalise_rows(np.zeros(len(fids), dtype=np.int64), fids,
+                                    (1.0 + np.log(tf)) * self.idf[fids], 1)
+        sims = self.examples.dot(fids, vals)
+        cent = self.centroids.dot(fids, vals)
+        candidates = self._rank(sims, cent)
+        intent, suggestions = decide(candidates, self.settings)
+        return Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, norm, corrections)
+
+    def _rank(self, sims: np.ndarray, cent: np.ndarray) -> tuple[Candidate, ...]:
+        best = np.zeros(len(self.labels))
+        best[self.nonempty] = np.maximum.reduceat(sims, self.bounds[self.nonempty])
+        scores = NEAREST_WEIGHT * best + (1.0 - NEAREST_WEIGHT) * cent
+        # the none class has no meaningful centroid: judge it by its nearest example alone
+        scores[self.none_label] = best[self.none_label]
+        order = np.argsort(-scores)[:TOP_K]
+        out = []
+        for li in order:
+            start, end = self.bounds[li], self.bounds[li + 1]
+            if start == end:
+                continue
+            nearest = start + int(np.argmax(sims[start:end]))
+            out.append(Candidate(self.labels[li], round(float(scores[li]) * 100.0, 1), self.example_text[nearest]))
+        return tuple(out)
+
+    def vocabulary(self) -> Iterable[str]:
+        """Every word the catalog's examples use."""
+        return self.speller.known
+
+
+def explain(match: Match) -> list[str]:
+    """Human-readable lines: which layer decided, the scores, the runner-up and the matching example."""
+    lines = [f"normalised: {match.normalised!r}"]
+    if match.corrections:
+        lines.append("spelling: " + ", ".join(f"{a} -> {b}" for a, b in match.corrections))
+    verdict = match.intent or ("did you mean: " + ", ".join(match.suggestions) if match.suggestions else "fallback")
+    lines.append(f"layer: {match.layer}; decision: {verdict}; score {match.score:.1f}")
+    for rank, c in enumerate(match.candidates[:3], 1):
+        name = c.intent or "(out of scope)"
+        lines.append(f"  {rank}. {name} {c.score:.1f} via example {c.example!r}")
+    return lines

@@ -1,0 +1,183 @@
+"""Text normalisation shared by the matcher and the safety check.
+
+Both sides of every comparison (admin examples and incoming messages) go through the same steps, so
+"He's outside", "hes outside" and "HE IS OUTSIDE!!" all become "he is outside".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+# Characters people (and phone keyboards) use for an apostrophe.
+_APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u02b9\u0060\u00b4\u2032\uff07"), "'")
+# Zero-width and direction marks: invisible, but they split words for a naive tokenizer.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e"))
+_NON_WORD = re.compile(r"[^a-z0-9']+")
+_APOS_RUN = re.compile(r"'+")
+
+# Contractions and text-speak, keyed by the token with apostrophes removed. Only unambiguous forms:
+# "shed", "well", "were", "ill" and "id" stay words unless written with an apostrophe.
+_CONTRACTIONS = {
+    "he's": "he is", "she's": "she is", "it's": "it is", "that's": "that is", "what's": "what is",
+    "who's": "who is", "where's": "where is", "there's": "there is", "here's": "here is",
+    "how's": "how is", "let's": "let us", "i'm": "i am", "i've": "i have", "i'll": "i will",
+    "i'd": "i would", "he'll": "he will", "she'll": "she will", "he'd": "he would",
+    "she'd": "she would", "they'll": "they will", "they're": "they are", "they've": "they have",
+    "we're": "we are", "we've": "we have", "we'll": "we will", "you're": "you are",
+    "you've": "you have", "you'll": "you will", "you'd": "you would", "it'll": "it will",
+    "won't": "will not", "can't": "can not", "cannot": "can not", "don't": "do not",
+    "doesn't": "does not", "didn't": "did not", "isn't": "is not", "aren't": "are not",
+    "wasn't": "was not", "weren't": "were not", "haven't": "have not", "hasn't": "has not",
+    "hadn't": "had not", "wouldn't": "would not", "couldn't": "could not",
+    "shouldn't": "should not", "mustn't": "must not", "ain't": "is not", "y'all": "you all",
+    "could've": "could have", "would've": "would have", "should've": "should have",
+    "might've": "might have", "must've": "must have",
+}
+_BARE = {
+    "hes": "he is", "shes": "she is", "thats": "that is", "whats": "what is", "whos": "who is",
+    "wheres": "where is", "theres": "there is", "hows": "how is", "im": "i am", "ive": "i have",
+    "hed": "he would", "theyre": "they are", "theyve": "they have", "youre": "you are",
+    "youve": "you have", "wont": "will not", "cant": "can not", "dont": "do not",
+    "doesnt": "does not", "didnt": "did not", "isnt": "is not", "arent": "are not",
+    "wasnt": "was not", "werent": "were not", "havent": "have not", "hasnt": "has not",
+    "hadnt": "had not", "wouldnt": "would not", "couldnt": "could not", "shouldnt": "should not",
+    "aint": "is not", "couldve": "could have", "wouldve": "would have", "shouldve": "should have",
+    "u": "you", "ya": "you", "yu": "you", "ur": "your", "youre'": "you are", "r": "are",
+    "rn": "right now", "atm": "at the moment", "pls": "please", "plz": "please", "plss": "please",
+    "plse": "please", "pleas": "please", "wat": "what", "wot": "what", "wht": "what",
+    "idk": "i do not know", "dunno": "do not know", "ik": "i know", "thx": "thanks",
+    "thnx": "thanks", "thanx": "thanks", "ty": "thank you", "tysm": "thank you so much",
+    "msg": "message", "msgs": "messages", "txt": "text", "txts": "texts", "txting": "texting",
+    "b4": "before", "2day": "today", "2nite": "tonight", "tonite": "tonight", "2moro": "tomorrow",
+    "tmrw": "tomorrow", "tmr": "tomorrow", "gf": "girlfriend", "bf": "boyfriend", "bc": "because",
+    "cos": "because", "coz": "because", "cuz": "because", "bcos": "because", "abt": "about",
+    "smth": "something", "sth": "something", "sum1": "someone", "some1": "someone",
+    "any1": "anyone", "no1": "no one", "every1": "everyone", "ppl": "people", "gonna": "going to",
+    "wanna": "want to", "gotta": "got to", "tho": "though", "thru": "through", "nite": "night",
+    "n": "and", "w": "with", "rly": "really", "v": "very", "ok": "okay", "k": "okay",
+    "okk": "okay", "kk": "okay", "pic": "picture", "pics": "pictures", "vid": "video",
+    "vids": "videos", "fb": "facebook", "insta": "instagram", "ig": "instagram", "yr": "year",
+    "yrs": "years", "hr": "hour", "hrs": "hours", "min": "minute", "mins": "minutes",
+    "wk": "week", "wks": "weeks", "mth": "month", "mths": "months", "nxt": "next",
+    "shud": "should", "cud": "could", "wud": "would", "cld": "could", "wld": "would",
+    "dis": "this", "dat": "that", "da": "the", "luv": "love", "bruv": "mate", "hun": "love",
+    "srsly": "seriously", "prob": "probably", "probs": "probably", "def": "definitely",
+    "gov": "government", "num": "number", "no.": "number", "nbr": "number", "numbr": "number",
+    "convo": "conversation", "info": "information", "tbh": "to be honest", "imo": "in my opinion",
+    "omg": "oh my god", "hm": "hmm",
+}
+
+
+def fold(text: str) -> str:
+    """Unicode-normalise and casefold; keep punctuation (safety patterns may want it)."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES)
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text.casefold())
+
+
+@lru_cache(maxsize=65536)
+def _expand(token: str) -> str:
+    if "'" in token:
+        full = _CONTRACTIONS.get(token)
+        if full:
+            return full
+        if token.endswith("'s"):  # possessive: "mum's" -> "mum"
+            token = token[:-2]
+        token = token.replace("'", "")
+    return _BARE.get(token, token)
+
+
+def normalise(text: str) -> str:
+    """The canonical form of a message: folded, contractions and text-speak expanded, words only."""
+    folded = _APOS_RUN.sub("'", fold(text))
+    out = []
+    for raw in _NON_WORD.sub(" ", folded).split():
+        token = raw.strip("'")
+        if token:
+            out.append(_expand(token))
+    return " ".join(out)
+
+
+def words(text: str) -> list[str]:
+    """Normalised words of a message."""
+    return normalise(text).split()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;\n])\s+|\s*\n+\s*")
+
+
+def sentences(text: str) -> list[str]:
+    """Split a message into sentences (on . ! ? ; and newlines); never returns an empty list."""
+    parts = [p for p in _SENTENCE_END.split(fold(text)) if p.strip()]
+    return parts or [text]
+
+
+_SUFFIXES = ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "s", "ly", "e")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix-stripping stem: 'stalking', 'stalked', 'stalks' -> 'stalk'."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    w = word
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("ied") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ingly", "edly", "ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+                w = w[:-1]
+            break
+    if w.endswith("ly") and len(w) > 5:
+        w = w[:-2]
+    if w.endswith("e") and len(w) > 3:
+        w = w[:-1]
+    return w
+
+
+class Speller:
+    """Corrects misspelt words against a known vocabulary with rapidfuzz (1-2 edits, swaps count 1)."""
+
+    def __init__(self, frequencies: Mapping[str, int], min_length: int = 4) -> None:
+        self.known = frozenset(frequencies)
+        self.min_length = min_length
+        by_length: dict[int, list[str]] = {}
+        for word in self.known:
+            if word.isalpha():
+                by_length.setdefault(len(word), []).append(word)
+        # most frequent first, so a tie goes to the commoner word
+        self._by_length = {n: sorted(ws, key=lambda w: (-frequencies[w], w)) for n, ws in by_length.items()}
+        self._cache: dict[str, str] = {}
+
+    def correct(self, word: str) -> str:
+        """The closest known word, or the word itself when it is known or nothing is close."""
+        if word in self.known or len(word) < self.min_length or not word.isalpha():
+            return word
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        max_distance = 1 if len(word) < 7 else 2
+        best, best_distance = word, max_distance + 1
+        for n in sorted(range(len(word) - max_distance, len(word) + max_distance + 1),
+                        key=lambda n: abs(n - len(word))):
+            choices: Sequence[str] = self._by_length.get(n, ())
+            if not choices or abs(n - len(word)) >= best_distance:
+                continue
+            found = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=best_distance - 1)
+            if found is not None and found[1] < best_distance:
+                best, best_distance = found[0], found[1]
+        if len(self._cache) < 100_000:
+            self._cache[word] = best
+        return best
