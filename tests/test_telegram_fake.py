@@ -6,7 +6,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 
-from tests.fake_telegram import Fault, FakeTelegram, HtmlError, parse_html
+from tests.fake_telegram import FakeTelegram, Fault, HtmlError, parse_html
 
 
 @pytest.mark.parametrize(
@@ -17,7 +17,7 @@ from tests.fake_telegram import Fault, FakeTelegram, HtmlError, parse_html
         ("<blockquote expandable>quote</blockquote>", "quote"),
         ('<span class="tg-spoiler">s</span> <tg-spoiler>t</tg-spoiler>', "s t"),
         ('<pre><code class="language-python">x = 1</code></pre>', "x = 1"),
-        ("&#128512; &#x1F600; &lt;3 &quot;q&quot;", "\U0001f600 \U0001f600 <3 \"q\""),
+        ("&#128512; &#x1F600; &lt;3 &quot;q&quot;", '\U0001f600 \U0001f600 <3 "q"'),
         ("<B>upper case tags</B>", "upper case tags"),
     ],
 )
@@ -84,8 +84,11 @@ async def test_send_message_checks_chat_text_and_buttons(lenient_fake: FakeTeleg
 async def test_deletes_answers_and_edits_follow_telegram_rules(lenient_fake: FakeTelegram, tg: Bot) -> None:
     lenient_fake.message(7, "hi")
     old = lenient_fake.message(7, "two days ago", age=49 * 3600)["message"]["message_id"]
-    sent = await tg.send_message(7, "answer", reply_markup=InlineKeyboardMarkup(
-        [[InlineKeyboardButton("More", callback_data="i:more")]]))
+    sent = await tg.send_message(
+        7,
+        "answer",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("More", callback_data="i:more")]]),
+    )
     with pytest.raises(BadRequest, match="(?i)can't be deleted"):
         await tg.delete_message(7, old)
     with pytest.raises(BadRequest, match="(?i)can't be deleted"):
@@ -109,7 +112,9 @@ async def test_deletes_answers_and_edits_follow_telegram_rules(lenient_fake: Fak
 
 async def test_scripted_faults_reach_ptb_as_telegram_errors(lenient_fake: FakeTelegram, tg: Bot) -> None:
     lenient_fake.message(9, "hi")
-    lenient_fake.fail("sendMessage", Fault.flood(3), Fault.server_error(502), Fault.blocked(), Fault.dropped())
+    lenient_fake.fail(
+        "sendMessage", Fault.flood(3), Fault.server_error(502), Fault.blocked(), Fault.dropped()
+    )
     with pytest.raises(RetryAfter):
         await tg.send_message(9, "a")
     with pytest.raises(NetworkError):

@@ -15,7 +15,7 @@ from telegram.ext import Defaults
 from bot.channels.telegram_send import ChatGone, SendPolicy, delete_all, keyboard, send_reply
 from bot.htmltext import text_length
 from bot.messages import Reply, ReplyButton
-from tests.fake_telegram import Fault, FakeTelegram
+from tests.fake_telegram import FakeTelegram, Fault
 
 FAST = SendPolicy(backoff=0.01)
 
@@ -50,8 +50,14 @@ async def test_a_long_answer_is_split_at_paragraphs_with_buttons_under_the_last_
 
 
 async def test_buttons_telegram_would_refuse_are_left_out() -> None:
-    markup = keyboard((ReplyButton("ok", data="i:x"), ReplyButton("long", data="x" * 65), ReplyButton(" ", data="y"),
-                       ReplyButton("site", url="https://example.org")))
+    markup = keyboard(
+        (
+            ReplyButton("ok", data="i:x"),
+            ReplyButton("long", data="x" * 65),
+            ReplyButton(" ", data="y"),
+            ReplyButton("site", url="https://example.org"),
+        )
+    )
     assert markup is not None
     assert [row[0].text for row in markup.inline_keyboard] == ["ok", "site"]
     assert keyboard(()) is None
@@ -66,7 +72,9 @@ async def test_flood_control_waits_retry_after_then_sends(fake: FakeTelegram, tg
     assert fake.texts(2) == ["answer"]
 
 
-async def test_server_errors_and_dropped_connections_are_retried_with_backoff(fake: FakeTelegram, tg: Bot) -> None:
+async def test_server_errors_and_dropped_connections_are_retried_with_backoff(
+    fake: FakeTelegram, tg: Bot
+) -> None:
     fake.message(3, "hi")
     fake.fail("sendMessage", Fault.server_error(500), Fault.server_error(502), Fault.dropped())
     await send_reply(tg, 3, Reply("answer"), FAST)
@@ -83,9 +91,13 @@ async def test_retries_are_bounded(fake: FakeTelegram, tg: Bot) -> None:
 
 async def test_a_parse_error_falls_back_to_plain_text(fake: FakeTelegram, tg: Bot) -> None:
     fake.message(5, "hi")
-    fake.fail("sendMessage", Fault.bad_request("can't parse entities: Unsupported start tag \"x\" at byte offset 0"))
-    reply = Reply('<b>Call 999</b> or <a href="https://example.org/r">report online</a> &amp; more',
-                  (ReplyButton("Erase chat", data="erase"),))
+    fake.fail(
+        "sendMessage", Fault.bad_request('can\'t parse entities: Unsupported start tag "x" at byte offset 0')
+    )
+    reply = Reply(
+        '<b>Call 999</b> or <a href="https://example.org/r">report online</a> &amp; more',
+        (ReplyButton("Erase chat", data="erase"),),
+    )
     await send_reply(tg, 5, reply, FAST)
     [msg] = fake.bot_messages(5)
     assert msg.text == "Call 999 or report online (https://example.org/r) & more"
@@ -108,7 +120,9 @@ async def test_a_blocked_chat_is_reported_as_gone(fake: FakeTelegram, tg: Bot) -
     assert fake.texts(7) == []
 
 
-async def test_delete_all_uses_batches_of_100_and_tolerates_gone_messages(fake: FakeTelegram, tg: Bot) -> None:
+async def test_delete_all_uses_batches_of_100_and_tolerates_gone_messages(
+    fake: FakeTelegram, tg: Bot
+) -> None:
     for i in range(150):
         fake.message(8, f"m{i}")
     fake.fail("deleteMessages", Fault.flood(1))
