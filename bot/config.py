@@ -95,6 +95,12 @@ class Config:
         db = self.path(self.storage.path)
         return db.with_name(db.name + ".key")
 
+    def placeholders(self) -> dict[str, str]:
+        """Values answers may use as {placeholders}: the service settings plus privacy figures."""
+        minutes = self.privacy.auto_erase_after_minutes
+        hours = f"{minutes / 60:g}" if minutes else "0"
+        return {**self.service, "auto_erase_hours": hours}
+
     def webhook_secret(self) -> str:
         """The webhook secret token: environment first, then the file."""
         return os.environ.get(WEBHOOK_SECRET_ENV, "") or self.telegram.secret_token

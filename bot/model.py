@@ -108,9 +108,9 @@ OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_lon
 class MatcherSettings:
     """Decision thresholds of the matcher, on its 0-100 score scale."""
 
-    threshold: float = 55.0  # accept the best intent at or above this score
-    margin: float = 6.0  # ... when it leads the runner-up by at least this much
-    suggest: float = 40.0  # below threshold but above this: offer "Did you mean" choices
+    threshold: float = 18.0  # accept the best intent at or above this score
+    margin: float = 1.0  # ... when it leads the runner-up by at least this much
+    suggest: float = 12.0  # below threshold but above this: offer "Did you mean" choices
     max_suggestions: int = 3
 
 

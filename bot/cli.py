@@ -1,0 +1,160 @@
+"""The command line: chat, run, check, classify, eval, stats, unmatched."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.catalog import load_catalog
+from bot.config import Config, ConfigError, load_config
+from bot.engine import Engine
+from bot.model import Catalog
+
+
+def _config(path: str | None) -> Config:
+    return load_config(path)
+
+
+def _intents_dir(args: argparse.Namespace, config: Config) -> str:
+    return args.intents or str(config.path(config.intents_dir))
+
+
+def _load(directory: str, config: Config, *, serving: bool) -> Catalog | None:
+    """Load a catalog, printing every problem to stderr; None when it cannot be used."""
+    if not Path(directory).is_dir():
+        print(f"{directory}: no such intents folder", file=sys.stderr)
+        return None
+    catalog, problems = load_catalog(directory, for_serving=serving, service=config.placeholders())
+    errors = [p for p in problems if p.is_error]
+    for p in errors:
+        print(p, file=sys.stderr)
+    if catalog is None:
+        print(f"{len(errors)} error(s) in {directory}: run `python -m bot check` for details", file=sys.stderr)
+    return catalog
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Talk to the bot in the terminal."""
+    from bot.channels.console import chat
+
+    config = _config(args.config)
+    catalog = _load(_intents_dir(args, config), config, serving=True)
+    if catalog is None:
+        return 1
+    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    return chat(engine, explain=args.explain)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Serve on Telegram."""
+    from bot.channels.telegram import run
+
+    return run(_config(args.config))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the intent files."""
+    from bot.check import run_check
+
+    config = _config(args.config)
+    return run_check(_intents_dir(args, config), strict=args.strict, serving=not args.any_catalog,
+                     service=config.placeholders())
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """One JSON line per input line: intent, score and escalation."""
+    from bot.safety import Detector
+
+    config = _config(args.config)
+    catalog = _load(_intents_dir(args, config), config, serving=False)
+    if catalog is None:
+        return 1
+    engine = Engine(catalog, config.placeholders())
+    matcher = engine.matcher
+    detector = Detector(catalog.escalations, known_words=matcher.vocabulary())
+    write = sys.stdout.write
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        match = matcher.match(text)
+        hits = detector.detect(text)
+        write(json.dumps({"text": text, "intent": match.intent, "score": match.score,
+                          "escalation": hits[0].escalation if hits else None}, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a labelled TSV file."""
+    from bot.evaluate import evaluate, read_tsv
+
+    config = _config(args.config)
+    catalog = _load(_intents_dir(args, config), config, serving=False)
+    if catalog is None:
+        return 1
+    try:
+        rows = read_tsv(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    engine = Engine(catalog, config.placeholders())
+    return evaluate(engine, rows, out=sys.stdout, show_all=args.all)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print counts for the last 7 and 30 days."""
+    from bot.stats import stats_command
+
+    return stats_command(_config(args.config))
+
+
+def cmd_unmatched(args: argparse.Namespace) -> int:
+    """List redacted unmatched messages (only kept when privacy.log_unmatched is on)."""
+    from bot.stats import unmatched_command
+
+    return unmatched_command(_config(args.config), args.limit)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: object, help_text: str, *, intents: bool = False) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(func=func)
+        sp.add_argument("--config", metavar="FILE", help="config file (default: built-in settings)")
+        if intents:
+            sp.add_argument("--intents", metavar="DIR", help="intents folder (default: intents_dir from config)")
+        return sp
+
+    sp = add("chat", cmd_chat, "talk to the bot in the terminal (no token, no network)", intents=True)
+    sp.add_argument("--explain", action="store_true", help="show why each answer was chosen")
+    add("run", cmd_run, "serve the bot on Telegram (token from TELEGRAM_BOT_TOKEN)")
+    sp = add("check", cmd_check, "validate the intent files; every problem as file:line:col", intents=True)
+    sp.add_argument("--strict", action="store_true", help="fail on warnings too")
+    sp.add_argument("--any-catalog", action="store_true",
+                    help="do not require what serving needs (escalations, responses)")
+    add("classify", cmd_classify, "one message per stdin line -> one JSON object per line", intents=True)
+    sp = add("eval", cmd_eval, "score a labelled TSV file (see INTENTS.md for the format)", intents=True)
+    sp.add_argument("file", help="the .tsv file")
+    sp.add_argument("--all", action="store_true", help="print every line, not only the misses")
+    add("stats", cmd_stats, "counts by intent for the last 7 and 30 days")
+    sp = add("unmatched", cmd_unmatched, "list redacted unmatched messages, newest first")
+    sp.add_argument("--limit", type=int, default=50, help="how many to list (default 50)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m bot`` and the console script."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"config: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

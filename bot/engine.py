@@ -1,0 +1,230 @@
+"""Incoming -> Outcome: commands, buttons, escalations, intents and the fallback, for any channel.
+
+The order never changes: escalations are checked on the whole text of every typed message and their
+answers come first; only then is the message matched. The engine keeps no per-person state, so a
+reply never depends on a database, and a reload swaps one immutable snapshot for another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from bot.config import Config
+from bot.matcher import Match, Matcher, explain
+from bot.messages import ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
+from bot.model import Button, Catalog
+from bot.placeholders import fill, values
+from bot.safety import Detector, Hit
+
+# Commands Telegram's menu shows, and what each one answers.
+COMMANDS: Mapping[str, str] = {
+    "start": "greeting",
+    "help": "menu",
+    "helpline": "helpline",
+    "report": "how_to_report",
+    "emergency": "emergency",
+    "privacy": "privacy",
+    "erase": "erase_conversation",
+}
+COMMAND_DESCRIPTIONS: Mapping[str, str] = {
+    "start": "Start",
+    "help": "What I can help with",
+    "helpline": "National Stalking Helpline",
+    "report": "Reporting to the police",
+    "emergency": "If you are in danger now",
+    "privacy": "What is kept and who can see it",
+    "erase": "Erase this chat",
+}
+ERASE_INTENT = "erase_conversation"
+ERASE_BUTTON = ReplyButton("Erase chat", data=ERASE)
+NONE_BUTTON_TEXT = "None of these"
+
+# Lines a channel needs even if an admin deleted them from responses.yaml; check warns about that.
+_BUILT_IN = {
+    "fallback": "I am not sure I understood. In an emergency call {emergency_number}. "
+    "The National Stalking Helpline is on {helpline_number}.",
+    "did_you_mean": "Did you mean one of these?",
+    "none_of_these": "Sorry I could not help with that. In an emergency call {emergency_number}. "
+    "The National Stalking Helpline is on {helpline_number}.",
+    "non_text": "I can only read text messages. In an emergency call {emergency_number}.",
+    "slow_reply": "Sorry for the slow reply.",
+    "erased": "Done. To remove the chat itself, delete it from your chat list.",
+    "group_chat": "I only work in private chats. In an emergency call {emergency_number}.",
+    "too_long": "That was a long message: I have read the start of it.",
+}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One catalog with its matcher and detector, swapped as a whole on reload."""
+
+    catalog: Catalog
+    matcher: Matcher
+    detector: Detector
+
+
+def _snapshot(catalog: Catalog) -> _Snapshot:
+    matcher = Matcher(catalog)
+    return _Snapshot(catalog, matcher, Detector(catalog.escalations, known_words=matcher.vocabulary()))
+
+
+def _command(text: str) -> tuple[str, str] | None:
+    """('start', 'payload') for '/start@bot payload'; None when the text is not a command."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    head, _, rest = stripped[1:].partition(" ")
+    return head.split("@", 1)[0].casefold(), rest.strip()
+
+
+class Engine:
+    """Turns what a person did into the replies to send, in order."""
+
+    def __init__(self, catalog: Catalog, service: Mapping[str, str] | None = None, *,
+                 erase_button: bool = True) -> None:
+        self.service = dict(service if service is not None else Config().placeholders())
+        self.erase_button = erase_button
+        self._snap = _snapshot(catalog)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog being served."""
+        return self._snap.catalog
+
+    @property
+    def matcher(self) -> Matcher:
+        """The matcher of the catalog being served."""
+        return self._snap.matcher
+
+    def swap(self, catalog: Catalog) -> None:
+        """Serve a new catalog; built fully before the one assignment that switches over."""
+        self._snap = _snapshot(catalog)
+
+    def respond(self, incoming: Incoming) -> Outcome:
+        """The replies for one message or button press, escalations first."""
+        snap = self._snap  # one snapshot for the whole message, even if a reload lands meanwhile
+        now = incoming.now or datetime.now(timezone.utc)
+        if incoming.button is not None:
+            return self._button(snap, incoming.button, now)
+        return self._text(snap, incoming.text or "", now)
+
+    def _text(self, snap: _Snapshot, text: str, now: datetime) -> Outcome:
+        hits = snap.detector.detect(text)
+        escalated = tuple(h.escalation for h in hits)
+        replies = [self._escalation_reply(snap, h.escalation, now) for h in hits]
+        lines = [f"escalation: {h.escalation} (rule {h.rule!r})" for h in hits] or ["escalation: none"]
+
+        command = _command(text)
+        if command is not None and command[0] in COMMANDS:
+            name = command[0]
+            target = COMMANDS[name]
+            if target in escalated:
+                return Outcome(tuple(replies), escalated, command=name, explanation=tuple(lines))
+            if snap.catalog.escalation(target) is not None:
+                replies.append(self._escalation_reply(snap, target, now))
+                return Outcome(tuple(self._finish(replies)), escalated, command=name, explanation=tuple(lines))
+            return self._intent_outcome(snap, target, replies, escalated, now, command=name, lines=lines)
+
+        query = text if command is None else text.strip()[1:]
+        match = snap.matcher.match(query)
+        lines.extend(explain(match))
+        if match.intent is not None:
+            return self._intent_outcome(snap, match.intent, replies, escalated, now, lines=lines)
+        if escalated:
+            # the escalation answer already offers the menu; a fallback under it would only add noise
+            return Outcome(tuple(self._finish(replies)), escalated, explanation=tuple(lines))
+        if match.suggestions:
+            replies.append(self._choices(snap, match, now))
+            return Outcome(tuple(replies), escalated, choices=match.suggestions, explanation=tuple(lines))
+        replies.append(self._response(snap, "fallback", now, kind="fallback"))
+        return Outcome(tuple(self._finish(replies)), escalated, fallback=True, explanation=tuple(lines))
+
+    def _intent_outcome(self, snap: _Snapshot, intent_id: str, replies: list[Reply],
+                        escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
+                        lines: list[str] | None = None) -> Outcome:
+        explanation = tuple(lines or ())
+        if intent_id == ERASE_INTENT and not escalated:
+            erased = self._response(snap, "erased", now, kind="notice")
+            return Outcome((erased,), escalated, intent=intent_id, command=command, erase=True,
+                           explanation=explanation)
+        intent = snap.catalog.intent(intent_id)
+        if intent is None:
+            replies.append(self._response(snap, "fallback", now, kind="fallback"))
+            return Outcome(tuple(self._finish(replies)), escalated, fallback=True, command=command,
+                           explanation=explanation)
+        replies.append(self._render(snap, intent.answer, intent.buttons, now, "intent", intent.id))
+        return Outcome(tuple(self._finish(replies)), escalated, intent=intent.id, command=command,
+                       explanation=explanation)
+
+    def _button(self, snap: _Snapshot, data: str, now: datetime) -> Outcome:
+        if data == ERASE:
+            erased = self._response(snap, "erased", now, kind="notice")
+            return Outcome((erased,), button=data, erase=True)
+        if data == NONE_OF_THESE:
+            reply = self._response(snap, "none_of_these", now, kind="fallback")
+            return Outcome(tuple(self._finish([reply])), fallback=True, button=data)
+        target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
+        if snap.catalog.escalation(target) is not None:
+            return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now)])), button=data)
+        # a button from an older catalog may name an intent that is gone: answer with the fallback
+        return self._intent_outcome(snap, target, [], (), now, lines=[f"button: {data}"]) if target \
+            else Outcome(tuple(self._finish([self._response(snap, "fallback", now, kind="fallback")])),
+                         fallback=True, button=data)
+
+    def _escalation_reply(self, snap: _Snapshot, escalation_id: str, now: datetime) -> Reply:
+        esc = snap.catalog.escalation(escalation_id)
+        if esc is None:  # only reachable with an unserved catalog (classify/check)
+            return Reply(f"Call {self.service.get('emergency_number', '999')}.", kind="escalation",
+                         ref=escalation_id)
+        return self._render(snap, esc.answer, esc.buttons, now, "escalation", esc.id)
+
+    def _choices(self, snap: _Snapshot, match: Match, now: datetime) -> Reply:
+        heading = self._response(snap, "did_you_mean", now, kind="choices")
+        buttons = [ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in match.suggestions]
+        buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
+        return Reply(heading.html, tuple(buttons), kind="choices")
+
+    def system_reply(self, name: str, now: datetime | None = None) -> Reply:
+        """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), rendered."""
+        return self._response(self._snap, name, now or datetime.now(timezone.utc), kind="notice")
+
+    def _response(self, snap: _Snapshot, name: str, now: datetime, *, kind: str) -> Reply:
+        response = snap.catalog.responses.get(name)
+        if response is None:
+            return self._render(snap, _BUILT_IN[name], (), now, kind, name)
+        return self._render(snap, response.answer, response.buttons, now, kind, name)
+
+    def _title(self, snap: _Snapshot, intent_id: str) -> str:
+        intent = snap.catalog.intent(intent_id)
+        return intent.title if intent is not None else intent_id.replace("_", " ").capitalize()
+
+    def _render(self, snap: _Snapshot, template: str, buttons: tuple[Button, ...], now: datetime,
+                kind: str, ref: str | None) -> Reply:
+        html = fill(template, values(self.service, snap.catalog.hours, now)).strip()
+        rendered: list[ReplyButton] = []
+        url_values: dict[str, str] | None = None
+        for b in buttons:
+            if b.url is not None:
+                url_values = url_values or values(self.service, snap.catalog.hours, now, as_html=False)
+                url = fill(b.url, url_values).strip()
+                if url:
+                    rendered.append(ReplyButton(b.text, url=url))
+            elif b.intent is not None:
+                rendered.append(ReplyButton(b.text or self._title(snap, b.intent), data=INTENT_PREFIX + b.intent))
+        return Reply(html, tuple(rendered), kind=kind, ref=ref)
+
+    def _finish(self, replies: list[Reply]) -> list[Reply]:
+        """Add the quick-exit button under the last reply, when configured."""
+        if not self.erase_button or not replies:
+            return replies
+        last = replies[-1]
+        if any(b.data == ERASE for b in last.buttons):
+            return replies
+        return [*replies[:-1], Reply(last.html, (*last.buttons, ERASE_BUTTON), last.kind, last.ref)]
+
+
+def hits_summary(hits: tuple[Hit, ...]) -> str:
+    """'emergency' / 'crisis' / None as classify prints it: the first escalation that fired."""
+    return hits[0].escalation if hits else ""
