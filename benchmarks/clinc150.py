@@ -452,17 +452,18 @@ def load_matcher(directory: Path) -> tuple[Any, Any, dict[str, float]]:
     )
 
 
-def run_matcher(matcher: Any, texts: Sequence[str], timed: bool = True) -> tuple[list[Any], list[int]]:
-    """Match every text one at a time; (Match per text, nanoseconds per match())."""
-    clock = time.perf_counter_ns
-    results, lat = [], []
+def run_matcher(matcher: Any, texts: Sequence[str]) -> tuple[list[Any], list[int], list[int]]:
+    """Match every text one at a time: (Match per text, wall ns per match(), CPU ns per match())."""
+    wall, cpu = time.perf_counter_ns, time.thread_time_ns
+    results, lat, lat_cpu = [], [], []
     for text in texts:
-        t0 = clock()
+        c0, t0 = cpu(), wall()
         r = matcher.match(text)
-        t1 = clock()
+        t1, c1 = wall(), cpu()
         results.append(r)
         lat.append(t1 - t0)
-    return results, lat if timed else []
+        lat_cpu.append(c1 - c0)
+    return results, lat, lat_cpu
 
 
 def probe_load(directory: Path, trace: bool) -> dict[str, Any]:
@@ -646,7 +647,7 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     catalog, matcher, load_inproc = load_matcher(cat15)
     print(f"  loaded in-process in {load_inproc['load_s']:.2f}s ({load_inproc['warnings']} warnings)")
-    val_res, _ = run_matcher(matcher, [t for t, _ in val], timed=False)
+    val_res, _, _ = run_matcher(matcher, [t for t, _ in val])
     val_cands = [r.candidates for r in val_res]
     tuned, tune_info = tune_decision(val_cands, val_gold, decide, catalog.settings)
     tune_s = time.perf_counter() - t0
@@ -658,14 +659,16 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     write_catalog(cat15, train_intents, settings=tuned, out_of_scope=oos_examples)
     tuned_matcher = type(matcher)(replace(catalog, settings=tuned))
     del matcher
-    run_matcher(tuned_matcher, [t for t, _ in val[:WARMUP]], timed=False)
-    test_res, test_lat = run_matcher(tuned_matcher, [t for t, _ in test])
+    run_matcher(tuned_matcher, [t for t, _ in val[:WARMUP]])
+    test_res, test_lat, test_cpu = run_matcher(tuned_matcher, [t for t, _ in test])
     test_pred = [decide(r.candidates, tuned)[0] for r in test_res]
+    test_scores = [r.score for r in test_res]
     agree_inproc = sum(r.intent == p for r, p in zip(test_res, test_pred, strict=True))
     ours = score(test_gold, test_pred)
-    typo_res, _ = run_matcher(tuned_matcher, [t for t, _ in typo_test], timed=False)
+    typo_res, _, _ = run_matcher(tuned_matcher, [t for t, _ in typo_test])
     ours_typo = score(test_gold, [decide(r.candidates, tuned)[0] for r in typo_res])
     latency = percentiles(test_lat)
+    latency_cpu = percentiles(test_cpu)
     del tuned_matcher, catalog, val_res, test_res, typo_res
     gc.collect()
 
@@ -687,11 +690,15 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "test": asdict(ours),
         "typo_test": asdict(ours_typo),
         "latency_15k": latency,
+        "latency_15k_cpu": latency_cpu,
         "load_15k": load,
         "load_15k_in_process": load_inproc,
         "match_intent_agrees_with_decide": agree_inproc,
         "classify": classify,
+        "top_errors": top_errors(test_gold, test_pred),
     }
+    if args.errors:
+        write_errors(args.errors, test, test_pred, test_scores)
 
     # ---- anchor
     anchor: dict[str, Any] | None = None
@@ -744,17 +751,44 @@ def scaling(
         write_catalog(directory, by_intent(pairs), settings=tuned)
         probe = probe_load(directory, trace=False)
         _, matcher, _ = load_matcher(directory)
-        run_matcher(matcher, msgs[:WARMUP], timed=False)
-        _, lat = run_matcher(matcher, msgs)
+        run_matcher(matcher, msgs[:WARMUP])
+        _, lat, lat_cpu = run_matcher(matcher, msgs)
         del matcher
         gc.collect()
-        row = {"catalog": name, "examples": len(pairs), "load": probe, "latency": percentiles(lat)}
+        row = {
+            "catalog": name,
+            "examples": len(pairs),
+            "load": probe,
+            "latency": percentiles(lat),
+            "latency_cpu": percentiles(lat_cpu),
+        }
         print(
             f"  scaling {name}: {len(pairs)} examples, load {probe['load_s']:.2f}s,"
             f" p50 {row['latency']['p50_ms']:.3f}ms"
         )
         rows.append(row)
     return rows
+
+
+def top_errors(golds: Sequence[str], preds: Sequence[str | None], n: int = 12) -> list[list[Any]]:
+    """The most frequent (gold, predicted) mistakes with their counts."""
+    counts: dict[tuple[str, str], int] = {}
+    for g, p in zip(golds, preds, strict=True):
+        flat = OOS if p is None else p
+        if flat != g:
+            counts[(g, flat)] = counts.get((g, flat), 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    return [[g, p, c] for (g, p), c in ranked]
+
+
+def write_errors(path: Path, pairs: Pairs, preds: Sequence[str | None], scores: Sequence[float]) -> None:
+    """Every wrong answer on test as TSV (gold, predicted, best score, text) for error analysis."""
+    lines = ["gold\tpredicted\tscore\ttext"]
+    for (text, gold), p, sc in zip(pairs, preds, scores, strict=True):
+        flat = OOS if p is None else p
+        if flat != gold:
+            lines.append(f"{gold}\t{flat}\t{sc:.1f}\t{text}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def targets(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -863,10 +897,12 @@ def print_report(report: Mapping[str, Any]) -> None:
     print(_table(rows, ["", "ours", "anchor", "ours/anchor"]))
     print()
     lat, load, cls = ours["latency_15k"], ours["load_15k"], ours["classify"]
+    cpu = ours["latency_15k_cpu"]
     speed = [
         ["single message p50 (ms)", lat["p50_ms"]],
         ["single message p99 (ms)", lat["p99_ms"]],
         ["single message max (ms)", lat["max_ms"]],
+        ["  CPU time p50 / p99 (ms)", f"{cpu['p50_ms']:.3f} / {cpu['p99_ms']:.3f}"],
         ["catalog load, fresh process (s)", load["load_s"]],
         ["  of which YAML + validation (s)", load["parse_s"]],
         ["  of which matcher index (s)", load["index_s"]],
@@ -887,6 +923,12 @@ def print_report(report: Mapping[str, Any]) -> None:
         print("classify failed:", cls["error"].strip().splitlines()[-1])
     if cls.get("mismatches"):
         print("classify disagreements (first 5):", json.dumps(cls["mismatches"]))
+    print(f"match().intent agrees with decide(): {ours['match_intent_agrees_with_decide']}/{lat['n']}")
+    if ours.get("top_errors"):
+        print(
+            "Most frequent mistakes on test (gold -> ours: count): "
+            + "; ".join(f"{g} -> {p}: {c}" for g, p, c in ours["top_errors"])
+        )
     if "scaling" in report:
         print()
         print("Scaling (same tuned settings; latency over a seeded sample of test messages)")
@@ -899,10 +941,16 @@ def print_report(report: Mapping[str, Any]) -> None:
                 r["latency"]["p50_ms"],
                 r["latency"]["p99_ms"],
                 r["latency"]["max_ms"],
+                r["latency_cpu"]["p99_ms"],
             ]
             for r in report["scaling"]
         ]
-        print(_table(srows, ["catalog", "examples", "load s", "RSS +MB", "p50 ms", "p99 ms", "max ms"]))
+        print(
+            _table(
+                srows,
+                ["catalog", "examples", "load s", "RSS +MB", "p50 ms", "p99 ms", "max ms", "CPU p99 ms"],
+            )
+        )
     print()
     print(
         "Targets" + ("  [QUICK RUN: subsets, not a result]" if report["args"].get("quick") == "True" else "")
@@ -929,6 +977,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--workdir", help="write the generated catalogs here (default: a new temporary directory)")
     p.add_argument("--json", type=Path, help="write every figure to this file")
+    p.add_argument("--errors", type=Path, help="write our wrong answers on test to this TSV file")
     p.add_argument("--probe-load", help=argparse.SUPPRESS)
     p.add_argument("--probe-trace", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
