@@ -775,9 +775,10 @@ class _Checker:
 
 
 def _default_service() -> Mapping[str, str]:
-    from bot.config import DEFAULT_SERVICE
+    # the same defaults the engine fills answers with when it is given no service settings
+    from bot.config import Config
 
-    return DEFAULT_SERVICE
+    return Config().placeholders()
 
 
 @dataclass(frozen=True)
