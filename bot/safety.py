@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from bot.model import Escalation
 from bot.text import Speller, normalise, sentences
 
-MAX_SENTENCES = 2000  # a 100,000-character message is still read in full, in bounded time
+MAX_SENTENCES = 2000
+_PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")  # a 100,000-character message is still read in full, in bounded time
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class Detector:
             for group in (r.phrases, r.threats, r.past, r.reported, r.present):
                 for phrase in group:
                     vocabulary.update(phrase)
+            # words inside patterns count too: "standing" in a pattern must not become "staring"
+            vocabulary.update(w for p in esc.patterns for w in _PATTERN_WORD.findall(p))
         self.rules = tuple(rules)
         # Words the rest of the catalog knows are taken as written: only unknown words are
         # corrected, so "sitting" never becomes "hitting" but "outsdie" becomes "outside".
