@@ -143,6 +143,7 @@ class _Loader:
         self.escalations: list[_Entry] = []
         self.responses: list[_Entry] = []
         self.hours: list[tuple[OpeningHours, YMap, dict[str, _Text]]] = []
+        self.hours_texts: list[tuple[str, _Text]] = []  # open_text / closed_text of every entry
         self.out_of_scope: list[_Text] = []
         self.settings: MatcherSettings | None = None
         self.settings_file: str | None = None
@@ -260,7 +261,7 @@ class _Loader:
             if not node.value.strip():
                 self.error(node, f"{what} is empty")
                 return None
-            return _Text(node.value, node)
+            return _Text(node.value, node, self.file)
         if isinstance(node, YScalar) and node.value is not None:
             self.error(node, f"{what} must be text, but {node.raw!r} reads as {kind(node)}: quote it, "
                              f"\"{node.raw}\"")
@@ -382,19 +383,21 @@ class _Loader:
         name = self.text(node.items.get("name"), "name")
         tz_text = self.text(node.items.get("timezone"), "timezone")
         tz = tz_text.value if tz_text else self.service.get("timezone", "Europe/London")
+        tz_ok = True
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             self.error(tz_text.node if tz_text else node, f"unknown time zone {tz!r} (e.g. Europe/London)")
-            return
+            tz_ok = False
         texts: dict[str, _Text] = {}
         for key in ("open_text", "closed_text"):
             t = self.text(node.items.get(key), key, required=True, parent=node)
             if t is not None:
                 texts[key] = t
+                self.hours_texts.append((key, t))
         weekly = self.read_weekly(node.items.get("weekly"), node)
         closed = self.read_dates(node.items.get("closed_dates"))
-        if hid is None or weekly is None or closed is None or len(texts) < 2:
+        if hid is None or not tz_ok or weekly is None or closed is None or len(texts) < 2:
             return
         if not ID_PATTERN.match(hid.value):
             self.error(hid.node, f"opening_hours id {hid.value!r} must be lower_snake_case")
@@ -542,10 +545,9 @@ class _Checker:
             else:
                 hours_by_id[hours.id] = hours
         self.placeholder_values(hours_by_id.values())
-        for hours, _, texts in ld.hours:
-            ld.file = hours.source.file if hours.source else ""
-            self.check_html(texts["open_text"], {"closes"}, "open_text")
-            self.check_html(texts["closed_text"], {"opens"}, "closed_text")
+        for key, text in ld.hours_texts:
+            ld.file = text.file
+            self.check_html(text, {"closes"} if key == "open_text" else {"opens"}, key)
         self.examples()
         intents = [self.build_intent(e) for e in self.intent_by_id.values()]
         escalations = [self.build_escalation(e) for e in escalation_by_id.values()]
