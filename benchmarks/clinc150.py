@@ -663,6 +663,8 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     test_res, test_lat, test_cpu = run_matcher(tuned_matcher, [t for t, _ in test])
     test_pred = [decide(r.candidates, tuned)[0] for r in test_res]
     test_scores = [r.score for r in test_res]
+    top1_in_scope = _top1(test_gold, [r.candidates[0].intent if r.candidates else None for r in test_res])
+    fallback_reasons = why_fallback(test_gold, test_pred, [r.candidates for r in test_res], tuned)
     agree_inproc = sum(r.intent == p for r, p in zip(test_res, test_pred, strict=True))
     ours = score(test_gold, test_pred)
     typo_res, _, _ = run_matcher(tuned_matcher, [t for t, _ in typo_test])
@@ -696,6 +698,8 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "match_intent_agrees_with_decide": agree_inproc,
         "classify": classify,
         "top_errors": top_errors(test_gold, test_pred),
+        "top1_in_scope": top1_in_scope,
+        "in_scope_fallbacks": fallback_reasons,
     }
     if args.errors:
         write_errors(args.errors, test, test_pred, test_scores)
@@ -718,6 +722,7 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "train_s": outs["train_s"],
             "cached": outs["cached"],
             "test": asdict(score(test_gold, anchor_predict(o["test"], threshold))),
+            "top1_in_scope": _top1(test_gold, [label for label, _ in o["test"]]),
             "typo_test": asdict(score(test_gold, anchor_predict(o["typo_test"], threshold))),
         }
         report["anchor"] = anchor
@@ -768,6 +773,29 @@ def scaling(
         )
         rows.append(row)
     return rows
+
+
+def _top1(golds: Sequence[str], top: Sequence[str | None]) -> float:
+    """In-scope accuracy if the best-ranked intent were always accepted: the ranking without the decision."""
+    pairs = [(g, t) for g, t in zip(golds, top, strict=True) if g != OOS]
+    return _ratio(sum(g == t for g, t in pairs), len(pairs))
+
+
+def why_fallback(
+    golds: Sequence[str], preds: Sequence[str | None], candidates: Sequence[Sequence[Any]], settings: Any
+) -> dict[str, int]:
+    """Why in-scope messages got the fallback: a wrong best candidate, or a right one the rule held back."""
+    out = {"best candidate wrong": 0, "right but below threshold": 0, "right but within margin": 0}
+    for g, p, cands in zip(golds, preds, candidates, strict=True):
+        if g == OOS or p is not None:
+            continue
+        if not cands or cands[0].intent != g:
+            out["best candidate wrong"] += 1
+        elif cands[0].score < settings.threshold:
+            out["right but below threshold"] += 1
+        else:
+            out["right but within margin"] += 1
+    return out
 
 
 def top_errors(golds: Sequence[str], preds: Sequence[str | None], n: int = 12) -> list[list[Any]]:
@@ -862,34 +890,24 @@ def print_report(report: Mapping[str, Any]) -> None:
         how = "cached" if anchor["cached"] else f"trained in {anchor['train_s']:.1f}s"
         print(f"Anchor: {anchor['model']}, OOS threshold {anchor['threshold']:.4f} (tuned on val), {how}")
     print()
-    fields = [
-        ("in-scope accuracy", "in_scope_accuracy"),
-        ("OOS recall", "oos_recall"),
-        ("balanced accuracy", "balanced"),
-        ("MCC (OOS as a class)", "mcc"),
-        ("OOS precision", "oos_precision"),
-        ("in-scope false fallback", "false_fallback"),
+    getters: list[tuple[str, Callable[[Mapping[str, Any]], Any]]] = [
+        ("in-scope accuracy", lambda side: side["test"]["in_scope_accuracy"]),
+        ("OOS recall", lambda side: side["test"]["oos_recall"]),
+        ("balanced accuracy", lambda side: side["test"]["balanced"]),
+        ("MCC (OOS as a class)", lambda side: side["test"]["mcc"]),
+        ("OOS precision", lambda side: side["test"]["oos_precision"]),
+        ("in-scope false fallback", lambda side: side["test"]["false_fallback"]),
+        ("in-scope top-1, never rejecting", lambda side: side["top1_in_scope"]),
+        ("typo in-scope accuracy", lambda side: side["typo_test"]["in_scope_accuracy"]),
+        (
+            "typo drop (points)",
+            lambda side: (side["test"]["in_scope_accuracy"] - side["typo_test"]["in_scope_accuracy"]) * 100,
+        ),
+        ("typo OOS recall", lambda side: side["typo_test"]["oos_recall"]),
     ]
     rows: list[list[Any]] = []
-    for label, key in [
-        *fields,
-        ("typo in-scope accuracy", None),
-        ("typo drop (points)", None),
-        ("typo OOS recall", None),
-    ]:
-
-        def val(side: Mapping[str, Any] | None, key: str | None = key, label: str = label) -> Any:
-            if side is None:
-                return "-"
-            if key is not None:
-                return side["test"][key]
-            if label == "typo in-scope accuracy":
-                return side["typo_test"]["in_scope_accuracy"]
-            if label == "typo OOS recall":
-                return side["typo_test"]["oos_recall"]
-            return (side["test"]["in_scope_accuracy"] - side["typo_test"]["in_scope_accuracy"]) * 100
-
-        a, b = val(ours), val(anchor)
+    for label, get in getters:
+        a, b = get(ours), (get(anchor) if anchor else "-")
         ratio = a / b if isinstance(a, float) and isinstance(b, float) and b else "-"
         rows.append([label, a, b, ratio])
     n = ours["test"]
@@ -924,6 +942,8 @@ def print_report(report: Mapping[str, Any]) -> None:
     if cls.get("mismatches"):
         print("classify disagreements (first 5):", json.dumps(cls["mismatches"]))
     print(f"match().intent agrees with decide(): {ours['match_intent_agrees_with_decide']}/{lat['n']}")
+    reasons = ours["in_scope_fallbacks"]
+    print("In-scope messages given the fallback: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
     if ours.get("top_errors"):
         print(
             "Most frequent mistakes on test (gold -> ours: count): "
