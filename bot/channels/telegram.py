@@ -1,0 +1,577 @@
+"""The Telegram channel: a python-telegram-bot 22 Application around the engine.
+
+Updates are processed concurrently, but each chat takes its turn through a per-chat lock, so one chat's
+replies go out in order (escalation first) while other chats are served; a flood wait in one chat holds
+only that chat. Storage calls are side effects scheduled after sending, with timeouts: a slow or broken
+database never delays or loses a reply. Logs carry exception types and update ids, never what anyone
+wrote or who they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlparse
+
+from telegram import BotCommand, LinkPreviewOptions, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot.channels.telegram_admin import AdminTools, IntentWatcher
+from bot.channels.telegram_send import ChatGone, SendPolicy, answer_query, delete_all, send_reply
+from bot.config import TOKEN_ENV, Config
+from bot.engine import COMMAND_DESCRIPTIONS
+from bot.messages import ERASE, Incoming, Outcome, Reply
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+AnyApp = Application[Any, Any, Any, Any, Any, Any]
+
+ADMIN_COMMANDS = ("/stats", "/reload")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "channel_post")
+DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
+STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
+SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
+RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
+
+
+class StoreLike(Protocol):
+    """The part of bot.store.Store the channel uses (every method already swallows its own errors)."""
+
+    def user_key(self, telegram_user_id: int) -> str: ...
+    async def record(self, outcome: Outcome, *, user_key: str, when: datetime) -> None: ...
+    async def remember_messages(self, chat_id: int, message_ids: Sequence[int], when: datetime) -> None: ...
+    async def messages_for(self, chat_id: int) -> list[int]: ...
+    async def forget_chat(self, chat_id: int, user_key: str) -> None: ...
+    async def quiet_chats(self, idle_since: datetime) -> list[int]: ...
+    async def purge(self, now: datetime) -> None: ...
+    async def log_unmatched(self, text: str, when: datetime) -> None: ...
+    async def stats(self, today: Any) -> Any: ...
+    async def close(self) -> None: ...
+
+
+class EngineLike(Protocol):
+    """The engine as the channel sees it."""
+
+    def respond(self, incoming: Incoming) -> Outcome: ...
+    def system_reply(self, name: str, now: datetime | None = None) -> Reply: ...
+    def swap(self, catalog: Any) -> None: ...
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+class TelegramChannel:
+    """Handlers, per-chat turns and background tasks for one Application."""
+
+    def __init__(
+        self,
+        engine: EngineLike,
+        config: Config,
+        store: StoreLike | None = None,
+        *,
+        open_store: bool = False,
+        policy: SendPolicy | None = None,
+        sweep_seconds: float = SWEEP_SECONDS,
+        watch_seconds: float = 2.0,
+    ) -> None:
+        self.engine = engine
+        self.config = config
+        self.store = store
+        self.policy = policy or SendPolicy()
+        self.admin = AdminTools(engine, config)
+        self._open_store = open_store
+        self._sweep_seconds = sweep_seconds
+        self._watch_seconds = watch_seconds
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._lock_users: dict[int, int] = {}
+        self._recent: dict[int, dict[int, float]] = {}  # chat -> message id -> unix time (ids only)
+        self._last_seen: dict[int, float] = {}  # chat -> unix time of its last message
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._app: AnyApp | None = None
+
+    # ----- wiring -----------------------------------------------------------------------------
+    def install(self, app: AnyApp) -> None:
+        """Register the handlers and the error handler on ``app``."""
+        self._app = app
+        private = filters.ChatType.PRIVATE
+        app.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
+        app.add_handler(CallbackQueryHandler(self.on_button))
+        app.add_handler(
+            MessageHandler(
+                private & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE), self.on_message
+            )
+        )
+        app.add_handler(
+            MessageHandler(
+                (filters.ChatType.GROUPS & filters.UpdateType.MESSAGE) | filters.UpdateType.CHANNEL_POST,
+                self.on_group,
+            )
+        )
+        app.add_error_handler(self.on_error)
+
+    async def post_init(self, app: AnyApp) -> None:
+        """After start-up: open the store, publish the command menu, start the periodic tasks."""
+        if self._open_store and self.store is None:
+            from bot.store import Store
+
+            self.store = await Store.open(self.config)
+        commands = [BotCommand(name, text) for name, text in COMMAND_DESCRIPTIONS.items()]
+        try:
+            await app.bot.set_my_commands(commands)
+        except TelegramError as exc:  # the menu is a convenience; serving matters more
+            log.warning("could not set the command menu: %s", type(exc).__name__)
+        self._loops.append(asyncio.create_task(self._sweep_loop(), name="auto-erase"))
+        if self.config.watch_intents:
+            watcher = IntentWatcher(self.admin, self._watch_seconds)
+            self._loops.append(asyncio.create_task(watcher.run(), name="intent-watcher"))
+
+    async def post_shutdown(self, app: AnyApp) -> None:
+        """On shutdown: stop the periodic tasks, let pending store writes finish, close the store."""
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops.clear()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=STORE_SECONDS)
+        if self.store is not None:
+            await self.store.close()
+
+    # ----- handlers ---------------------------------------------------------------------------
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A private message (or an edit): text goes to the engine, anything else gets the text-only line."""
+        msg = update.effective_message
+        user = update.effective_user
+        if msg is None or user is None:
+            return
+        chat_id = msg.chat_id
+        received = now_utc()
+        edited = update.edited_message is not None
+        sent_at = (msg.edit_date if edited and msg.edit_date else msg.date) or received
+        stale = (received - sent_at).total_seconds() > self.config.telegram.stale_after_seconds
+        text = msg.text if msg.text is not None else msg.caption
+        if text is None and edited:
+            return  # live-location updates and media edits are not new questions
+        self._note(chat_id, [msg.message_id], sent_at)
+        if text is not None:
+            text = self._strip_mention(text, context.bot.username)
+        if text is not None and self._is_admin_command(text, user.id):
+            async with self._turn(chat_id):
+                await self._admin(chat_id, text, received)
+            return
+        if text is None:
+            outcome = None
+            replies: tuple[Reply, ...] = (self.engine.system_reply("non_text", received),)
+        else:
+            outcome = self.engine.respond(Incoming(text=text, now=received))
+            replies = outcome.replies
+        async with self._turn(chat_id):
+            if outcome is not None and outcome.erase:
+                await self._erase(chat_id, user.id, outcome, received)
+                return
+            sent = await self._deliver(chat_id, replies, stale)
+        self._after(chat_id, user.id, outcome, [msg.message_id, *sent], received, text)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button press: acknowledged at once, then answered like a message in the same chat."""
+        query = update.callback_query
+        if query is None:
+            return
+        # Scheduled rather than awaited so this chat's turn is taken in update order.
+        self._spawn(answer_query(query.answer))
+        msg = query.message
+        if msg is None or msg.chat.type != ChatType.PRIVATE or not query.data:
+            return
+        chat_id = msg.chat.id
+        received = now_utc()
+        outcome = self.engine.respond(Incoming(button=query.data, now=received))
+        async with self._turn(chat_id):
+            if outcome.erase or query.data == ERASE:
+                await self._erase(chat_id, query.from_user.id, outcome, received)
+                return
+            sent = await self._deliver(chat_id, outcome.replies, stale=False)
+        self._after(chat_id, query.from_user.id, outcome, sent, received, None)
+
+    async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Any message in a group or channel: say this works in private chats only, then leave."""
+        chat = update.effective_chat
+        if chat is not None:
+            await self._leave(chat.id, chat.type, context)
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The bot was added to a group (leave it) or blocked in a private chat (forget the ids)."""
+        change = update.my_chat_member
+        if change is None:
+            return
+        status = change.new_chat_member.status
+        if change.chat.type == ChatType.PRIVATE:
+            if status == ChatMemberStatus.BANNED:
+                log.info("a person blocked the bot")
+                self._recent.pop(change.chat.id, None)
+            return
+        if status in (ChatMemberStatus.MEMBER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.RESTRICTED):
+            await self._leave(change.chat.id, change.chat.type, context)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log an unexpected error by type and update id only: never text, names or user data."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("error while handling update %s: %s", update_id, type(context.error).__name__)
+
+    # ----- the work ---------------------------------------------------------------------------
+    async def _deliver(self, chat_id: int, replies: Sequence[Reply], stale: bool) -> list[int]:
+        """Send replies in order (escalations first); a stale update gets the slow-reply line."""
+        first = [r for r in replies if r.kind == "escalation"]
+        ordered = first + [r for r in replies if r.kind != "escalation"]
+        if stale:
+            ordered = self._with_slow_line(ordered)
+        sent: list[int] = []
+        bot = self._bot()
+        for reply in ordered:
+            try:
+                messages = await send_reply(bot, chat_id, reply, self.policy)
+            except ChatGone:
+                log.info("chat unavailable (blocked or deleted): replies skipped")
+                break
+            except TelegramError as exc:
+                log.warning("a %s reply could not be sent: %s", reply.kind, type(exc).__name__)
+                continue
+            sent.extend(m.message_id for m in messages)
+            self._note(chat_id, [m.message_id for m in messages], _date(messages))
+        return sent
+
+    def _with_slow_line(self, ordered: list[Reply]) -> list[Reply]:
+        slow = self.engine.system_reply("slow_reply", now_utc())
+        for i, reply in enumerate(ordered):
+            if reply.kind != "escalation":
+                merged = Reply(slow.html + "\n\n" + reply.html, reply.buttons, reply.kind, reply.ref)
+                return [*ordered[:i], merged, *ordered[i + 1 :]]
+        return [*ordered, slow]
+
+    async def _erase(self, chat_id: int, user_id: int, outcome: Outcome, when: datetime) -> None:
+        """Quick exit: any escalation first, then delete what can be deleted, one neutral line, forget."""
+        bot = self._bot()
+        escalations = [r for r in outcome.replies if r.kind == "escalation"]
+        kept = await self._deliver(chat_id, escalations, stale=False) if escalations else []
+        ids = set(self._deletable(chat_id))
+        if self.store is not None:
+            ids.update(await self._ask_store(self.store.messages_for(chat_id), []))
+        ids.difference_update(kept)
+        self._recent.pop(chat_id, None)
+        self._last_seen.pop(chat_id, None)
+        await delete_all(bot, chat_id, ids, self.policy)
+        rest = [r for r in outcome.replies if r.kind != "escalation"]
+        rest = rest or [self.engine.system_reply("erased", when)]
+        for reply in rest:
+            try:
+                await send_reply(bot, chat_id, reply, self.policy)
+            except (ChatGone, TelegramError) as exc:
+                log.info("erase notice not sent: %s", type(exc).__name__)
+                break
+        if self.store is not None:
+            key = self.store.user_key(user_id)
+            await self._ask_store(self.store.record(outcome, user_key=key, when=when), None)
+            await self._ask_store(self.store.forget_chat(chat_id, key), None)
+
+    async def _leave(self, chat_id: int, chat_type: str, context: ContextTypes.DEFAULT_TYPE) -> None:
+        async with self._turn(chat_id):
+            if chat_type != ChatType.CHANNEL:
+                reply = self.engine.system_reply("group_chat", now_utc())
+                try:
+                    await send_reply(context.bot, chat_id, reply, self.policy)
+                except (ChatGone, TelegramError) as exc:
+                    log.info("group notice not sent: %s", type(exc).__name__)
+            try:
+                await context.bot.leave_chat(chat_id)
+            except TelegramError as exc:
+                log.info("could not leave a group: %s", type(exc).__name__)
+
+    async def _admin(self, chat_id: int, text: str, now: datetime) -> None:
+        command = text.split(maxsplit=1)[0].lower()
+        bot = self._bot()
+        try:
+            if command == "/stats":
+                html, png = await self.admin.stats(self.store, now)
+                await send_reply(bot, chat_id, Reply(html, kind="notice"), self.policy)
+                if png:
+                    await bot.send_photo(chat_id, png)
+            else:
+                html = await self.admin.reload()
+                await send_reply(bot, chat_id, Reply(html, kind="notice"), self.policy)
+        except (ChatGone, TelegramError) as exc:
+            log.warning("admin reply not sent: %s", type(exc).__name__)
+
+    def _after(
+        self,
+        chat_id: int,
+        user_id: int,
+        outcome: Outcome | None,
+        message_ids: list[int],
+        when: datetime,
+        text: str | None,
+    ) -> None:
+        """Store side effects, scheduled after the reply went out."""
+        store = self.store
+        if store is None:
+            return
+        if message_ids:
+            self._spawn(self._ask_store(store.remember_messages(chat_id, message_ids, when), None))
+        if outcome is not None:
+            key = store.user_key(user_id)
+            self._spawn(self._ask_store(store.record(outcome, user_key=key, when=when), None))
+            if outcome.fallback and text and self.config.privacy.log_unmatched:
+                self._spawn(self._ask_store(store.log_unmatched(text, when), None))
+
+    # ----- auto-erase -------------------------------------------------------------------------
+    async def _sweep_loop(self) -> None:
+        minutes = self.config.privacy.auto_erase_after_minutes
+        last_purge = 0.0
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                if minutes:
+                    await self.sweep(now_utc() - timedelta(minutes=minutes))
+                if self.store is not None and time.monotonic() - last_purge > 3600:
+                    last_purge = time.monotonic()
+                    await self._ask_store(self.store.purge(now_utc()), None)
+                self._prune()
+            except Exception as exc:  # the loop must outlive any one failure
+                log.warning("auto-erase sweep failed: %s", type(exc).__name__)
+
+    async def sweep(self, idle_since: datetime) -> int:
+        """Erase every conversation quiet since ``idle_since``, silently; returns how many."""
+        cutoff = idle_since.timestamp()
+        chats = {c for c, seen in self._last_seen.items() if seen < cutoff}
+        if self.store is not None:
+            chats.update(await self._ask_store(self.store.quiet_chats(idle_since), []))
+        bot = self._bot()
+        for chat_id in sorted(chats):
+            async with self._turn(chat_id):
+                seen = self._last_seen.get(chat_id)
+                if seen is not None and seen >= cutoff:
+                    continue  # the person came back while we waited for the turn
+                ids = set(self._deletable(chat_id))
+                if self.store is not None:
+                    ids.update(await self._ask_store(self.store.messages_for(chat_id), []))
+                self._recent.pop(chat_id, None)
+                self._last_seen.pop(chat_id, None)
+                await delete_all(bot, chat_id, ids, self.policy)
+                if self.store is not None:
+                    # In a private chat the chat id is the person's user id.
+                    await self._ask_store(self.store.forget_chat(chat_id, self.store.user_key(chat_id)), None)
+        return len(chats)
+
+    # ----- helpers ----------------------------------------------------------------------------
+    def _bot(self) -> Any:
+        assert self._app is not None, "install() first"
+        return self._app.bot
+
+    def _note(self, chat_id: int, message_ids: Sequence[int], when: datetime) -> None:
+        stamp = when.timestamp()
+        recent = self._recent.setdefault(chat_id, {})
+        for mid in message_ids:
+            recent[mid] = stamp
+        while len(recent) > RECENT_PER_CHAT:
+            del recent[next(iter(recent))]
+        self._last_seen[chat_id] = max(self._last_seen.get(chat_id, 0.0), time.time())
+
+    def _deletable(self, chat_id: int) -> list[int]:
+        oldest = time.time() - DELETE_WINDOW.total_seconds()
+        return [mid for mid, stamp in self._recent.get(chat_id, {}).items() if stamp > oldest]
+
+    def _prune(self) -> None:
+        oldest = time.time() - DELETE_WINDOW.total_seconds()
+        for chat_id in list(self._recent):
+            kept = {m: s for m, s in self._recent[chat_id].items() if s > oldest}
+            if kept:
+                self._recent[chat_id] = kept
+            else:
+                del self._recent[chat_id]
+
+    @asynccontextmanager
+    async def _turn(self, chat_id: int) -> AsyncIterator[None]:
+        """This chat's turn: its updates are handled one at a time, in arrival order."""
+        lock = self._locks.setdefault(chat_id, asyncio.Lock())
+        self._lock_users[chat_id] = self._lock_users.get(chat_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._lock_users[chat_id] -= 1
+            if not self._lock_users[chat_id]:
+                del self._lock_users[chat_id]
+                del self._locks[chat_id]
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _ask_store(self, call: Awaitable[T], default: T) -> T:
+        """Await a store call for at most a few seconds; any failure gives ``default``."""
+        try:
+            return await asyncio.wait_for(call, STORE_SECONDS)
+        except Exception as exc:
+            log.warning("storage call abandoned: %s", type(exc).__name__)
+            return default
+
+    def _is_admin_command(self, text: str, user_id: int) -> bool:
+        if user_id not in self.config.telegram.admins or not text.startswith("/"):
+            return False
+        return text.split(maxsplit=1)[0].lower() in ADMIN_COMMANDS
+
+    @staticmethod
+    def _strip_mention(text: str, username: str | None) -> str:
+        """ "/help@ThisBot more" -> "/help more" (Telegram clients add the name in some menus)."""
+        if not text.startswith("/") or not username:
+            return text
+        head, sep, rest = text.partition(" ")
+        name, at, mention = head.partition("@")
+        if at and mention.lower() == username.lower():
+            return name + sep + rest
+        return text
+
+
+def _date(messages: Sequence[Message]) -> datetime:
+    return messages[-1].date if messages else now_utc()
+
+
+# ----- building and running ---------------------------------------------------------------------
+def build_application(config: Config, token: str, channel: TelegramChannel) -> AnyApp:
+    """The PTB Application with our defaults, concurrency and handlers."""
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+        protect_content=config.telegram.protect_content,
+        disable_notification=config.telegram.disable_notification,
+    )
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(config.telegram.base_url)
+        .defaults(defaults)
+        .concurrent_updates(256)
+        .job_queue(None)
+        .post_init(channel.post_init)
+        .post_shutdown(channel.post_shutdown)
+        .build()
+    )
+    channel.install(app)
+    return app
+
+
+def polling_options() -> dict[str, Any]:
+    """How we poll: never drop what people wrote while the bot was down."""
+    return {
+        "allowed_updates": list(ALLOWED_UPDATES),
+        "drop_pending_updates": False,
+        "bootstrap_retries": 5,
+    }
+
+
+def webhook_options(config: Config) -> dict[str, Any]:
+    """Webhook settings from the config (the secret comes from the environment or the file)."""
+    tg = config.telegram
+    return {
+        "listen": tg.listen,
+        "port": tg.port,
+        "url_path": urlparse(tg.url).path.lstrip("/"),
+        "webhook_url": tg.url,
+        "secret_token": config.webhook_secret(),
+        **polling_options(),
+    }
+
+
+class _RedactToken(logging.Filter):
+    """Belt and braces: no log line may carry the bot token (httpx logs request URLs)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        return True
+
+
+def configure_logging(level: str, token: str) -> None:
+    """Log to stderr at ``level``, with nothing that could carry a message, a name or the token."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+    # PTB logs API parameters and returned updates (people's messages) at DEBUG; httpx logs request
+    # URLs (which hold the token) at INFO: keep both above those levels whatever log_level says.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for handler in root.handlers:
+        handler.addFilter(_RedactToken(token))
+
+
+def run(config: Config) -> int:
+    """`python -m bot run`: serve on Telegram until SIGINT/SIGTERM. Returns the exit code."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        print(
+            f"error: set {TOKEN_ENV} to the token @BotFather gave you (it is never read from a file)",
+            file=sys.stderr,
+        )
+        return 2
+    if config.telegram.mode == "webhook" and not config.webhook_secret():
+        print(
+            "error: webhook mode needs telegram.secret_token (or TELEGRAM_WEBHOOK_SECRET) so that "
+            "requests not from Telegram are rejected",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(config.log_level, token)
+    os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta, no warning
+    from bot.catalog import load_catalog
+    from bot.engine import Engine
+
+    catalog, problems = load_catalog(config.path(config.intents_dir), for_serving=True)
+    errors = [p for p in problems if p.severity == "error"]
+    if catalog is None or errors:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print("error: the intent files have problems; fix them (see `python -m bot check`)", file=sys.stderr)
+        return 1
+    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    channel = TelegramChannel(engine, config, open_store=True)
+    app = build_application(config, token, channel)
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    try:
+        if config.telegram.mode == "webhook":
+            app.run_webhook(**webhook_options(config), stop_signals=stop_signals)
+        else:
+            app.run_polling(**polling_options(), stop_signals=stop_signals)
+    except InvalidToken:
+        print(f"error: Telegram refused the token in {TOKEN_ENV}", file=sys.stderr)
+        return 1
+    except TelegramError as exc:
+        print(f"error: could not start: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    return 0

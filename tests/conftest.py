@@ -1,0 +1,137 @@
+"""Fixtures: the strict fake Bot API and the real PTB Application running against it."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.channels.telegram import TelegramChannel, build_application, polling_options
+from bot.channels.telegram_send import SendPolicy
+from bot.config import Config, PrivacyConfig, StorageConfig, TelegramConfig
+from tests.fake_telegram import FakeTelegram
+
+# Opt in to PTB 22's timedelta durations, as run() does, so RetryAfter carries no deprecation warning.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+REPO = Path(__file__).resolve().parent.parent
+INTENTS = REPO / "intents"
+FAST = SendPolicy(flood_retries=5, max_flood_wait=10.0, network_retries=4, backoff=0.05)
+
+
+@functools.cache
+def default_catalog() -> Any:
+    """The shipped catalog, loaded once (it is immutable)."""
+    from bot.catalog import load_catalog
+
+    catalog, problems = load_catalog(INTENTS, for_serving=True)
+    if catalog is None:
+        pytest.fail("the default catalog is not fit to serve:\n" + "\n".join(map(str, problems)))
+    return catalog
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """A running fake Bot API; at the end, the bot must not have sent it anything Telegram rejects."""
+    server = FakeTelegram()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+    assert server.rejected == [], f"the fake Bot API rejected requests: {server.rejected}"
+
+
+@pytest.fixture
+async def lenient_fake() -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API for tests that provoke rejections on purpose (the fake's own tests)."""
+    server = FakeTelegram()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+def make_config(fake: FakeTelegram, tmp_path: Path, **changes: Any) -> Config:
+    """A config pointing at the fake, with a database in tmp_path and no background file watching."""
+    telegram = replace(TelegramConfig(), base_url=fake.base_url, **changes.pop("telegram", {}))
+    privacy = replace(PrivacyConfig(), **changes.pop("privacy", {}))
+    storage = replace(StorageConfig(), path=str(tmp_path / "bot.sqlite3"), **changes.pop("storage", {}))
+    return replace(
+        Config(),
+        telegram=telegram,
+        privacy=privacy,
+        storage=storage,
+        intents_dir=str(changes.pop("intents_dir", INTENTS)),
+        watch_intents=changes.pop("watch_intents", False),
+        base_dir=str(tmp_path),
+        **changes,
+    )
+
+
+class Running:
+    """One Application serving the fake by long polling, started and stopped like run_polling does."""
+
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        config: Config,
+        *,
+        store: Any = None,
+        open_store: bool = False,
+        catalog: Any = None,
+        sweep_seconds: float = 3600.0,
+        watch_seconds: float = 2.0,
+    ) -> None:
+        from bot.engine import Engine
+
+        self.fake = fake
+        self.config = config
+        self.engine = Engine(
+            catalog or default_catalog(), config.placeholders(), erase_button=config.privacy.erase_button
+        )
+        self.channel = TelegramChannel(
+            self.engine,
+            config,
+            store,
+            open_store=open_store,
+            policy=FAST,
+            sweep_seconds=sweep_seconds,
+            watch_seconds=watch_seconds,
+        )
+        self.app = build_application(config, fake.token, self.channel)
+
+    async def start(self, *, poll: bool = True) -> None:
+        """initialize, post_init, start, and start polling (unless ``poll`` is False)."""
+        await self.app.initialize()
+        await self.channel.post_init(self.app)
+        await self.app.start()
+        if poll:
+            assert self.app.updater is not None
+            await self.app.updater.start_polling(**polling_options(), timeout=2)
+
+    async def stop(self) -> None:
+        """The shutdown run_polling does on SIGINT/SIGTERM."""
+        assert self.app.updater is not None
+        if self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        await self.channel.post_shutdown(self.app)
+
+
+@pytest.fixture
+async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Running]:
+    """The real Application with the default catalog and a real store, polling the fake."""
+    served = Running(fake, make_config(fake, tmp_path), open_store=True)
+    await served.start()
+    try:
+        yield served
+    finally:
+        await served.stop()
