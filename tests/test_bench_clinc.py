@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -140,7 +142,7 @@ def test_tune_threshold_rejects_below_the_best_cut() -> None:
     assert bench.anchor_predict(list(zip(labels, scores, strict=True)), t) == ["a", "b", "oos", "oos", "a"]
 
 
-def _decide(candidates: list[tuple[str, float]], s: MatcherSettings) -> tuple[str | None, tuple[str, ...]]:
+def _decide(candidates: Sequence[Any], s: MatcherSettings) -> tuple[str | None, tuple[str, ...]]:
     top, runner_up = candidates[0], candidates[1][1] if len(candidates) > 1 else 0.0
     if top[1] >= s.threshold and top[1] - runner_up >= s.margin:
         return top[0], ()
