@@ -263,8 +263,8 @@ class _Loader:
                 return None
             return _Text(node.value, node, self.file)
         if isinstance(node, YScalar) and node.value is not None:
-            self.error(node, f"{what} must be text, but {node.raw!r} reads as {kind(node)}: quote it, "
-                             f"\"{node.raw}\"")
+            self.error(node, f"{what} must be text, but {node.raw!r} reads as {kind(node)}: quote it "
+                             f"(\"{node.raw}\")")
         else:
             self.error(node, f"{what} must be text, found {kind(node)}")
         return None
@@ -284,8 +284,8 @@ class _Loader:
                 else:
                     self.error(item, f"empty phrase in {what}: remove it")
             elif isinstance(item, YScalar) and item.value is not None:
-                self.error(item, f"{what}: {item.raw!r} reads as {kind(item)}, not text: quote it, "
-                                 f"- \"{item.raw}\"")
+                self.error(item, f"{what}: {item.raw!r} reads as {kind(item)}, not text: quote it "
+                                 f"(\"{item.raw}\")")
             else:
                 self.error(item, f"{what}: expected a phrase, found {kind(item)}")
         return out
