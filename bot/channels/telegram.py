@@ -168,12 +168,13 @@ class TelegramChannel:
         chat_id = msg.chat_id
         received = now_utc()
         edited = update.edited_message is not None
-        sent_at = (msg.edit_date if edited and msg.edit_date else msg.date) or received
+        written = msg.date or received  # what the 48-hour delete window counts from, even for an edit
+        sent_at = (msg.edit_date if edited and msg.edit_date else written) or received
         stale = (received - sent_at).total_seconds() > self.config.telegram.stale_after_seconds
         text = msg.text if msg.text is not None else msg.caption
         if text is None and edited:
             return  # live-location updates and media edits are not new questions
-        self._note(chat_id, [msg.message_id], sent_at)
+        self._note(chat_id, [msg.message_id], written)
         if text is not None:
             text = self._strip_mention(text, context.bot.username)
         if text is not None and self._is_admin_command(text, user.id):
@@ -191,7 +192,7 @@ class TelegramChannel:
                 await self._erase(chat_id, user.id, outcome, received)
                 return
             sent = await self._deliver(chat_id, replies, stale)
-        self._after(chat_id, user.id, outcome, [msg.message_id, *sent], received, text)
+        self._after(chat_id, user.id, outcome, sent, received, text, incoming=(msg.message_id, written))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: acknowledged at once, then answered like a message in the same chat."""
@@ -326,16 +327,24 @@ class TelegramChannel:
         chat_id: int,
         user_id: int,
         outcome: Outcome | None,
-        message_ids: list[int],
+        sent: list[int],
         when: datetime,
         text: str | None,
+        incoming: tuple[int, datetime] | None = None,
     ) -> None:
         """Store side effects, scheduled after the reply went out."""
         store = self.store
         if store is None:
             return
-        if message_ids:
-            self._spawn(self._ask_store(store.remember_messages(chat_id, message_ids, when), None))
+        ids = list(sent)
+        if incoming is not None:
+            message_id, written = incoming
+            if (when - written).total_seconds() > 60:  # its 48 hours started earlier than ours
+                self._spawn(self._ask_store(store.remember_messages(chat_id, [message_id], written), None))
+            else:
+                ids.insert(0, message_id)
+        if ids:
+            self._spawn(self._ask_store(store.remember_messages(chat_id, ids, when), None))
         if outcome is not None:
             key = store.user_key(user_id)
             self._spawn(self._ask_store(store.record(outcome, user_key=key, when=when), None))
