@@ -529,6 +529,7 @@ class _Checker:
         self.intent_by_id: dict[str, _Entry] = {}
         self.known_placeholders: set[str] = set()
         self.fill_values: dict[str, str] = {}
+        self.normalised: dict[str, str] = {}  # example -> normalised form, shared with check
         self.url_values = placeholders.values(loader.service, (), datetime.now(UTC), as_html=False)
 
     def run(self) -> Catalog:
@@ -711,7 +712,9 @@ class _Checker:
         for e in self.intent_by_id.values():
             negatives = {self.normalise(t.value) for t in e.fields["negative_examples"]}
             for t in e.fields["examples"]:
-                norm = self.normalise(t.value)
+                norm = self.normalised.get(t.value)
+                if norm is None:
+                    norm = self.normalised[t.value] = self.normalise(t.value)
                 ld.file = e.file
                 if norm in negatives:
                     ld.error(t.node, f"{t.value!r} is both an example and a negative example of "
@@ -794,6 +797,7 @@ class Analysis:
     # (owner, field, index) -> position; owner is an intent id, "escalation:<id>", "hours:<id>" or "";
     # field is examples, negative_examples, tests, not_tests, out_of_scope or closed_dates.
     sources: Mapping[tuple[str, str, int], Source]
+    normalised: Mapping[str, str] = field(default_factory=dict)  # example -> bot.text.normalise(example)
 
     def source(self, owner: str, field_name: str, index: int = 0) -> Source:
         """Where a phrase was written (falls back to its owner's position, then to the folder)."""
@@ -833,8 +837,10 @@ def analyse(
 
     loader = _Loader(Path(directory), service if service is not None else _default_service())
     loader.load()
-    catalog = _Checker(loader, for_serving, normalise).run()
-    return Analysis(catalog, loader.problems, str(directory), len(loader.texts), _sources(loader))
+    checker = _Checker(loader, for_serving, normalise)
+    catalog = checker.run()
+    return Analysis(catalog, loader.problems, str(directory), len(loader.texts), _sources(loader),
+                    MappingProxyType(checker.normalised))
 
 
 def load_catalog(

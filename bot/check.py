@@ -91,7 +91,7 @@ def confusable_problems(result: Analysis) -> list[Problem]:
     clash: set[str] = set()
     for intent in result.catalog.intents:
         for i, example in enumerate(intent.examples):
-            norm = normalise(example)
+            norm = result.normalised.get(example) or normalise(example)
             first = owner_of.setdefault(norm, (intent.id, i))
             if first[0] != intent.id:
                 clash.add(norm)  # identical across intents: already an error from loading
