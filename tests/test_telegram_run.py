@@ -1,0 +1,184 @@
+"""`python -m bot run`: the token from the environment, polling and webhook modes, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.channels.telegram import run, webhook_options
+from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
+from tests.conftest import INTENTS, REPO, Running, make_config
+from tests.fake_telegram import FakeTelegram
+
+SECRET = "s3cret_Token-1"
+WORDS = "my neighbour Zyzzyva Quillfeather keeps following me"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp_path: Path, fake: FakeTelegram, extra: str = "") -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"telegram:\n  base_url: {fake.base_url}\n{extra}"
+        f"intents_dir: {INTENTS}\nstorage:\n  path: {tmp_path / 'bot.sqlite3'}\nlog_level: DEBUG\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_missing_token_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    assert run(load_config(None)) == 2
+    assert TOKEN_ENV in capsys.readouterr().err
+
+
+def test_webhook_mode_without_a_secret_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, "123:abc")
+    monkeypatch.delenv(WEBHOOK_SECRET_ENV, raising=False)
+    path = tmp_path / "c.yaml"
+    path.write_text("telegram:\n  mode: webhook\n  url: https://bot.example.org/hook\n", encoding="utf-8")
+    assert run(load_config(path)) == 2
+    assert "secret_token" in capsys.readouterr().err
+
+
+async def post_update(port: int, path: str, update: dict[str, object], secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://127.0.0.1:{port}/{path}", data=json.dumps(update), headers=headers) as r,
+    ):
+        return r.status
+
+
+async def test_webhook_requests_need_the_secret_token(fake: FakeTelegram, tmp_path: Path) -> None:
+    port = free_port()
+    telegram = {
+        "mode": "webhook",
+        "url": "https://bot.example.org/tg/hook",
+        "secret_token": SECRET,
+        "listen": "127.0.0.1",
+        "port": port,
+    }
+    config = make_config(fake, tmp_path, telegram=telegram)
+    running = Running(fake, config)
+    await running.start(poll=False)
+    assert running.app.updater is not None
+    await running.app.updater.start_webhook(**webhook_options(config))
+    try:
+        assert fake.webhook == {
+            "url": "https://bot.example.org/tg/hook",
+            "secret_token": SECRET,
+            "allowed_updates": list(webhook_options(config)["allowed_updates"]),
+        }
+        forged = fake.message(60, WORDS)
+        assert await post_update(port, "tg/hook", forged, None) == 403
+        assert await post_update(port, "tg/hook", forged, "wrong") == 403
+        await asyncio.sleep(0.3)
+        assert fake.texts(60) == []
+        real = fake.message(61, "hello")
+        assert await post_update(port, "tg/hook", real, SECRET) == 200
+        await fake.wait_until(lambda: bool(fake.texts(61)))
+        assert not fake.calls_of("getUpdates")
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def process_env(fake: FakeTelegram) -> AsyncIterator[dict[str, str]]:
+    yield {**os.environ, TOKEN_ENV: fake.token, "PYTHONPATH": str(REPO), WEBHOOK_SECRET_ENV: ""}
+
+
+async def stop(proc: asyncio.subprocess.Process, sig: int) -> tuple[int, str]:
+    proc.send_signal(sig)
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_polling_process_answers_and_shuts_down_gracefully(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str], sig: int
+) -> None:
+    config = write_config(tmp_path, fake)
+    fake.message(70, WORDS, age=30)  # written before the bot started: must not be dropped
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        env=process_env,
+        cwd=str(REPO),
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(70)), timeout=30)
+        fake.message(70, "/help")
+        await fake.wait_until(lambda: len(fake.texts(70)) >= 2, timeout=10)
+    finally:
+        code, err = await stop(proc, sig)
+    assert code == 0, err
+    assert fake.commands  # the command menu was published at start-up
+    assert fake.token not in err and "Zyzzyva" not in err and "Quillfeather" not in err
+    assert "Application started" in err  # logging was on, at DEBUG
+
+
+async def test_webhook_process_rejects_requests_without_the_secret(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
+) -> None:
+    port = free_port()
+    extra = (
+        f"  mode: webhook\n  url: https://bot.example.org/hook\n  listen: 127.0.0.1\n  port: {port}\n"
+        f"  secret_token: {SECRET}\n"
+    )
+    config = write_config(tmp_path, fake, extra)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        "--config",
+        str(config),
+        env=process_env,
+        cwd=str(REPO),
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake.wait_until(lambda: fake.webhook is not None, timeout=30)
+        assert fake.webhook is not None and fake.webhook["secret_token"] == SECRET
+        for _ in range(100):  # until the webhook server listens
+            try:
+                status = await post_update(port, "hook", fake.message(71, WORDS), None)
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        assert status == 403
+        assert await post_update(port, "hook", fake.message(72, "hello"), SECRET) == 200
+        await fake.wait_until(lambda: bool(fake.texts(72)), timeout=10)
+        assert fake.texts(71) == []
+    finally:
+        code, err = await stop(proc, signal.SIGTERM)
+    assert code == 0, err
+    assert fake.token not in err and SECRET not in err and "Zyzzyva" not in err
