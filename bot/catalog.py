@@ -36,6 +36,7 @@ from bot.yamlsrc import MAX_FILE_BYTES, YMap, YNode, YScalar, YSeq, kind, parse_
 
 MAX_FILES = 500
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
+MAX_PROBLEMS_PER_FILE = 200
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on a button's callback data ("i:<intent id>")
 MENU_ROOTS = ("menu", "greeting")  # where a person starts pressing buttons
 SMALL_TALK = ("thanks", "goodbye")  # typed, never looked for in a menu
@@ -148,6 +149,7 @@ class _Loader:
         self.settings: MatcherSettings | None = None
         self.settings_file: str | None = None
         self.file = ""
+        self.per_file: dict[str, int] = {}
 
     # -- reporting -------------------------------------------------------------------------------
 
@@ -160,6 +162,13 @@ class _Loader:
     def _add(self, node: YNode | None, message: str, severity: str, line: int, col: int) -> None:
         if node is not None and not line:
             line, col = node.line, node.col
+        # A hostile or badly broken file could yield a problem per line: the first ones are enough.
+        count = self.per_file[self.file] = self.per_file.get(self.file, 0) + 1
+        if count > MAX_PROBLEMS_PER_FILE:
+            if count == MAX_PROBLEMS_PER_FILE + 1:
+                self.problems.append(Problem(Source(self.file, line, col), "too many problems in this file: "
+                                                                           "fix the ones above first"))
+            return
         self.problems.append(Problem(Source(self.file, line, col), message, severity))
 
     def at(self, text: _Text, offset: int) -> tuple[int, int]:

@@ -211,3 +211,14 @@ def test_catalog_loader_never_crashes_on_arbitrary_files(
     (folder / "x.yaml").write_bytes(data)
     catalog, problems = load_catalog(folder)
     assert catalog is None or not any(p.is_error for p in problems)
+
+
+def test_a_file_of_endless_problems_is_cut_short(tmp_path: Path) -> None:
+    lines = ["intents:", "  - id: a", "    answer: x", "    examples:"] + ["      - yes"] * 50_000
+    lines += ["    examples: again"] * 3
+    (tmp_path / "many.yaml").write_text("\n".join(lines) + "\n")
+    catalog, problems = load_catalog(tmp_path)
+    assert catalog is None
+    in_file = [p for p in problems if p.source.file == str(tmp_path / "many.yaml")]
+    assert len(in_file) == catalog_mod.MAX_PROBLEMS_PER_FILE + 1
+    assert in_file[-1].message.startswith("too many problems in this file")
