@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +86,7 @@ def main() -> int:
     report("check(default)", timed(lambda: run_check(args.intents, out=io.StringIO())), TARGET_S)
     with tempfile.TemporaryDirectory() as tmp:
         for name, folder in hostile_files(Path(tmp)).items():
-            report(f"hostile: {name}", timed(lambda f=folder: load_catalog(f)), TARGET_S)
+            report(f"hostile: {name}", timed(partial(load_catalog, folder)), TARGET_S)
         clinc = Path(args.clinc)
         if clinc.is_file():
             sys.path.insert(0, str(ROOT / "benchmarks"))
