@@ -208,8 +208,9 @@ class _Loader:
         total = 0
         for path in files:
             self.file = str(path)
-            with contextlib.suppress(OSError):  # read_text reports unreadable files
-                total += path.stat().st_size
+            with contextlib.suppress(OSError):  # read_text reports unreadable and oversized files
+                size = path.stat().st_size
+                total += size if size <= MAX_FILE_BYTES else 0
             if total > MAX_TOTAL_BYTES:
                 self.error(None, f"the intent files add up to over {MAX_TOTAL_BYTES:,} bytes: not read", 1, 1)
                 break
@@ -264,7 +265,7 @@ class _Loader:
     ) -> _Text | None:
         if node is None:
             if required:
-                self.error(parent, f"missing {what}")
+                self.error(parent, f"missing {what}: add a line '{what.split()[-1]}: ...'")
             return None
         if isinstance(node, YScalar) and isinstance(node.value, str):
             if not node.value.strip():

@@ -129,7 +129,8 @@ def test_huge_file_in_a_catalog_is_an_error_with_its_name(tmp_path: Path) -> Non
     assert catalog is None
     errors = [p for p in problems if p.is_error]
     assert len(errors) == 1 and errors[0].source.file == str(tmp_path / "huge.yaml")
-    assert errors[0].source.line == 1
+    assert errors[0].source.line == 1 and "52,428,800 bytes" in errors[0].message
+    assert [i.id for i in catalog_mod.analyse(tmp_path).catalog.intents] == ["greeting"]  # ok.yaml still read
 
 
 def test_total_size_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
