@@ -573,6 +573,25 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def code_version() -> dict[str, Any]:
+    """The commit, uncommitted changes under bot/, and a hash of every bot/ source file as it is now."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "bot").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO)).encode())
+        digest.update(path.read_bytes())
+
+    def git(*cmd: str) -> str:
+        proc = subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=REPO, check=False)
+        return proc.stdout.rstrip() if proc.returncode == 0 else "?"
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "bot").splitlines() if line]
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted": dirty,
+        "bot_hash": digest.hexdigest()[:12],
+    }
+
+
 def _machine() -> dict[str, Any]:
     import numpy
     import rapidfuzz
@@ -621,7 +640,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from bot.matcher import decide
 
-    report: dict[str, Any] = {"machine": _machine(), "args": {k: str(v) for k, v in vars(args).items()}}
+    report: dict[str, Any] = {
+        "machine": _machine(),
+        "code": code_version(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+    }
     data = load_clinc(args.data)
     rng = random.Random(f"{args.seed}:subset")
     if args.quick:
@@ -738,6 +761,8 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         report["scaling"] = scaling(args, data, tuned, test, work)
 
     report["machine"]["loadavg_end"] = os.getloadavg()
+    # the working tree is shared: a matcher edited mid-run would mix two versions in one report
+    report["code"]["changed_during_run"] = code_version()["bot_hash"] != report["code"]["bot_hash"]
     report["targets"] = targets(report)
     print_report(report)
     return report
@@ -891,6 +916,13 @@ def print_report(report: Mapping[str, Any]) -> None:
         f" rapidfuzz {m['rapidfuzz']}, "
         f"load average {m['loadavg_start'][0]:.1f} -> {m['loadavg_end'][0]:.1f}"
     )
+    c = report["code"]
+    dirty = f" + uncommitted {', '.join(c['uncommitted'])}" if c["uncommitted"] else ""
+    print(f"Code: {c['commit']}{dirty} (bot/ hash {c['bot_hash']})")
+    if c.get("changed_during_run"):
+        print(
+            "WARNING: files under bot/ changed during this run, so these figures mix two versions: run again"
+        )
     s = ours["settings"]
     print(f"Ours: threshold {s['threshold']}, margin {s['margin']} (tuned on val)")
     if anchor:
@@ -979,6 +1011,8 @@ def print_report(report: Mapping[str, Any]) -> None:
             )
         )
     print()
+    if report["code"].get("changed_during_run"):
+        print("WARNING: bot/ changed during this run; the figures above are not one version's")
     print(
         "Targets" + ("  [QUICK RUN: subsets, not a result]" if report["args"].get("quick") == "True" else "")
     )
