@@ -524,11 +524,6 @@ class _Loader:
         self.settings = settings
 
 
-def ot_line(first: tuple[_Entry, _Text]) -> int:
-    """The line of the earlier copy of a repeated example."""
-    return first[1].node.line
-
-
 class _Checker:
     """Cross-file checks over everything read; builds the Catalog from what is valid."""
 
@@ -734,7 +729,7 @@ class _Checker:
                     owner[norm] = (e, t)
                 elif first[0] is e:
                     ld.warn(t.node, f"{t.value!r} normalises to the same text as {first[1].value!r} "
-                                    f"(line {ot_line(first)}): remove one")
+                                    f"(line {first[1].node.line}): remove one")
                 else:
                     other, ot = first
                     ld.error(t.node, f"{t.value!r} is also an example of {other.id.value!r} "
