@@ -76,9 +76,9 @@ def write(folder: Path, files: dict[str, str]) -> None:
         (folder / name).write_text(textwrap.dedent(text))
 
 
-def run(folder: Path, **kwargs: bool) -> tuple[int, list[str]]:
+def run(folder: Path, *, strict: bool = False, serving: bool = False) -> tuple[int, list[str]]:
     out = io.StringIO()
-    code = run_check(str(folder), out=out, today=TODAY, **kwargs)
+    code = run_check(str(folder), out=out, today=TODAY, strict=strict, serving=serving)
     return code, out.getvalue().splitlines()
 
 
