@@ -91,6 +91,11 @@ class CatalogError(Exception):
         super().__init__(f"{len(errors)} error(s) in the catalog{first}")
 
 
+def _empty(node: YNode) -> bool:
+    """An empty list (``[]``) or no value at all."""
+    return (isinstance(node, YSeq) and not node.items) or (isinstance(node, YScalar) and node.value is None)
+
+
 def suggest(word: str, choices: Iterable[str]) -> str:
     """ " (did you mean 'x'?)" for the closest choice, or "" when nothing is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -275,6 +280,8 @@ class _Loader:
         if isinstance(node, YScalar) and node.value is not None:
             self.error(node, f"{what} must be text, but {node.raw!r} reads as {kind(node)}: quote it "
                              f"(\"{node.raw}\")")
+        elif isinstance(node, YScalar):
+            self.error(node, f"{what} is empty: write it after the colon")
         else:
             self.error(node, f"{what} must be text, found {kind(node)}")
         return None
@@ -332,9 +339,9 @@ class _Loader:
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
         if "examples" not in node.items:
             self.error(node, f"intent {entry.id.value!r} has no examples: add examples: with what people say")
-        elif not entry.fields["examples"]:
+        elif not entry.fields["examples"] and _empty(node.items["examples"]):
             self.error(node.items["examples"], "examples is empty: add what people say")
-        elif len(entry.fields["examples"]) < FEW_EXAMPLES:
+        elif 0 < len(entry.fields["examples"]) < FEW_EXAMPLES:
             self.warn(node.items["examples"], f"only {len(entry.fields['examples'])} examples: "
                                               f"{FEW_EXAMPLES} or more make matching reliable")
         self.intents.append(entry)
@@ -434,6 +441,8 @@ class _Loader:
                 ok = False
                 continue
             spans = []
+            if isinstance(spans_node, YScalar) and isinstance(spans_node.value, str):
+                spans_node = YSeq([spans_node], spans_node.line, spans_node.col)  # one span, unlisted
             for span in self.text_list(spans_node, f"weekly.{day}"):
                 try:
                     spans.append(parse_span(span.value))

@@ -376,6 +376,27 @@ def test_empty_file_is_a_warning(tmp_path: Path) -> None:
     assert empty == [f"{tmp_path / 'empty.yaml'}:1:1"]
 
 
+def test_each_bad_example_is_reported_once(tmp_path: Path) -> None:
+    write(tmp_path, {"x.yaml": """\
+        intents:
+          - id: a
+            examples: hello
+            answer: x
+          - id: b
+            examples:
+              -
+              - no
+            answer: x
+          - id: c
+            examples: []
+            answer: x
+    """})
+    _, problems = load_catalog(tmp_path)
+    found = [(p.source.line, p.severity, p.message.split(":")[0]) for p in problems if p.source.line]
+    assert found == [(3, "error", "examples"), (7, "error", "examples"), (8, "error", "examples"),
+                     (11, "error", "examples is empty")]
+
+
 def test_settings_in_two_files_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, {**GOOD, "z.yaml": "settings: {threshold: 50}\n"})
     catalog, problems = load_catalog(tmp_path)
