@@ -66,7 +66,7 @@ GOOD = {
         opening_hours:
           - id: national_stalking_helpline
             name: National Stalking Helpline
-            weekly: {monday: ["09:30-16:00"], wednesday: ["13:00-16:00", "09:30-11:00"]}
+            weekly: {monday: "09:30-16:00", wednesday: ["13:00-16:00", "09:30-11:00"]}
             closed_dates: [2026-12-25, "2026-12-28"]
             open_text: The helpline is open now, until {closes}.
             closed_text: The helpline is closed. It opens {opens}.
@@ -279,8 +279,9 @@ def test_clean_catalog_builds_frozen_objects_with_sources(tmp_path: Path) -> Non
     assert emergency.not_tests == ("what is the weather",) and emergency.past_markers == ("last year",)
     (hours,) = catalog.hours
     assert hours.timezone == "Europe/London" and hours.closed_dates == {"2026-12-25", "2026-12-28"}
-    spans = [(t.isoformat(timespec="minutes"), u.isoformat(timespec="minutes")) for t, u in hours.weekly[2]]
-    assert spans == [("09:30", "11:00"), ("13:00", "16:00")]
+    spans = {day: [(t.isoformat(timespec="minutes"), u.isoformat(timespec="minutes")) for t, u in times]
+             for day, times in hours.weekly.items()}
+    assert spans == {0: [("09:30", "16:00")], 2: [("09:30", "11:00"), ("13:00", "16:00")]}
     assert set(catalog.responses) == {"fallback", "did_you_mean", "none_of_these", "erased"}
     assert catalog.responses["erased"].answer == "Chat erased."
     assert catalog.out_of_scope == ("how do i report a lost dog",)
