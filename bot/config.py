@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -96,10 +97,16 @@ class Config:
         return db.with_name(db.name + ".key")
 
     def placeholders(self) -> dict[str, str]:
-        """Values answers may use as {placeholders}: the service settings plus privacy figures."""
+        """Values answers may use as {placeholders}: the service settings plus what privacy is set to."""
         minutes = self.privacy.auto_erase_after_minutes
-        hours = f"{minutes / 60:g}" if minutes else "0"
-        return {**self.service, "auto_erase_hours": hours}
+        if not minutes:
+            sentence = "Conversations are not erased automatically: use /erase or the Erase chat button."
+        elif minutes % 60:
+            sentence = f"Conversations are erased automatically after {minutes} minutes without messages."
+        else:
+            hours = minutes // 60
+            sentence = f"Conversations are erased automatically after {hours} hour{'s' * (hours != 1)} without messages."
+        return {**self.service, "auto_erase": sentence}
 
     def webhook_secret(self) -> str:
         """The webhook secret token: environment first, then the file."""

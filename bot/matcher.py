@@ -3,13 +3,14 @@
 Layers, cheapest first:
 1. exact: the normalised message equals a normalised example (score 100).
 2. fuzzy: misspelt words are corrected against the catalog's vocabulary with rapidfuzz, then the
-   message is compared with every example at once through an inverted index over weighted
-   word, word-pair and character n-gram features (TF-IDF, cosine). An intent's score mixes its
-   nearest example with its centroid, so one stray example cannot win alone and long stories
-   are judged on everything they say. Out-of-scope and negative examples compete as a "none"
-   class: a message nearest to them gets the fallback.
+   message becomes TF-IDF features (word stems, stem pairs and character n-grams) and is scored
+   against every intent at once through inverted indexes. Three views are mixed: a naive Bayes
+   posterior (which intent's vocabulary explains the message best), the cosine to the intent's
+   centroid (everything its examples say) and to its nearest example (one close phrasing).
+   Out-of-scope and negative examples form a "none" class that competes like an intent: a message
+   nearest to them gets the fallback.
 The decision (`decide`) takes a threshold and a margin to the runner-up; too close to call gives
-"Did you mean" suggestions instead of a guess.
+"Did you mean" suggestions instead of a guess. Everything is precomputed at load, in numpy.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from bot.text import Speller, normalise, stem
 MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
 CHAR_NGRAMS = (3, 4, 5)
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
-NEAREST_WEIGHT = 0.6  # share of an intent's score from its nearest example; the rest from its centroid
+NEAREST_WEIGHT = 0.25  # share of an intent's score from its nearest example; the rest from its centroid
 TOP_K = 5
-FOCUS_FLOOR = 0.3  # weight kept by a feature spread evenly over all intents
+NB_ALPHA = 0.03  # naive Bayes smoothing
+NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
+NB_WEIGHT = 0.5  # share of the score from the naive Bayes posterior; the rest from similarity
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class _Features:
         for w in words:
             out.extend(self._word(w, grow))
         stems = [stem(w) for w in words]
-        for a, b in zip(stems, stems[1:]):
+        for a, b in zip(stems, stems[1:], strict=False):
             fid = self._id("b" + a + " " + b, True, grow)
             if fid >= 0:
                 out.append(fid)
@@ -157,7 +160,7 @@ class Matcher:
         normalised = [" ".join(normalise(t).split()[:MAX_WORDS]) for _, t in texts]
         self.exact: dict[str, tuple[int, str]] = {}
         clashes: set[str] = set()
-        for (li, text), norm in zip(texts, normalised):
+        for (li, text), norm in zip(texts, normalised, strict=True):
             if norm in self.exact and self.exact[norm][0] != li:
                 clashes.add(norm)
             self.exact.setdefault(norm, (li, text))
@@ -176,9 +179,13 @@ class Matcher:
         keys, tf = np.unique(ex_rows * n_feats + ex_cols, return_counts=True)
         rows, cols = keys // n_feats, keys % n_feats
         self.example_label = np.array([li for li, _ in texts], dtype=np.int64)
-        self.idf = self._weights(rows, cols, self.example_label, n_feats, n_labels, len(texts))
+        df = np.bincount(cols, minlength=n_feats)
+        self.idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
         vals = self._normalise_rows(rows, cols, (1.0 + np.log(tf)) * self.idf[cols], len(texts))
-        self.examples = _Index(rows, cols, vals, len(texts), n_feats)
+        # Nearest-example similarity uses word-level features only: character n-grams are shared by
+        # thousands of examples, and scanning their postings would cost more than everything else.
+        word = self.is_word[cols]
+        self.examples = _Index(rows[word], cols[word], vals[word] / math.sqrt(WORD_WEIGHT), len(texts), n_feats)
         self.example_text = [t for _, t in texts]
         # examples are grouped by label, so each label owns one slice of the similarity vector
         sizes = np.bincount(self.example_label, minlength=n_labels)
@@ -190,18 +197,11 @@ class Matcher:
         crow, ccol = ckeys // n_feats, ckeys % n_feats
         cnorm = np.sqrt(np.bincount(crow, weights=csum * csum, minlength=n_labels))
         self.centroids = _Index(crow, ccol, csum / np.maximum(cnorm[crow], 1e-12), n_labels, n_feats)
-
-    def _weights(self, rows: np.ndarray, cols: np.ndarray, label_of: np.ndarray,
-                 n_feats: int, n_labels: int, n_docs: int) -> np.ndarray:
-        """Per-feature weight: inverse document frequency times how much it tells labels apart."""
-        df = np.bincount(cols, minlength=n_feats)
-        idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
-        pair, pair_count = np.unique(label_of[rows] * n_feats + cols, return_counts=True)
-        pcol = pair % n_feats
-        p = pair_count / df[pcol]
-        entropy = np.bincount(pcol, weights=-p * np.log(p), minlength=n_feats)
-        focus = 1.0 - entropy / math.log(max(n_labels, 2))
-        return idf * (FOCUS_FLOOR + (1.0 - FOCUS_FLOOR) * focus)
+        # Multinomial naive Bayes over the same weighted features: features a label never saw share
+        # one smoothed weight, so only the seen (label, feature) pairs need storing.
+        mass = np.bincount(crow, weights=csum, minlength=n_labels)
+        self.bayes = _Index(crow, ccol, np.log1p(csum / NB_ALPHA), n_labels, n_feats)
+        self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
 
     def _normalise_rows(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> np.ndarray:
         """Scale each row's word and character groups to unit length times their share of the score."""
@@ -224,25 +224,31 @@ class Matcher:
 
         words = norm.split()
         corrected = [self.speller.correct(w) for w in words]
-        corrections = tuple((a, b) for a, b in zip(words, corrected) if a != b)
+        corrections = tuple((a, b) for a, b in zip(words, corrected, strict=True) if a != b)
         ids = self.features.of(corrected)
         if not ids:
             return Match(None, 0.0, "none", (), normalised=norm, corrections=corrections)
         fids, tf = np.unique(np.array(ids, dtype=np.int64), return_counts=True)
         vals = self._normalise_rows(np.zeros(len(fids), dtype=np.int64), fids,
                                     (1.0 + np.log(tf)) * self.idf[fids], 1)
-        sims = self.examples.dot(fids, vals)
+        word = self.is_word[fids]
+        sims = self.examples.dot(fids[word], vals[word] / math.sqrt(WORD_WEIGHT))
         cent = self.centroids.dot(fids, vals)
-        candidates = self._rank(sims, cent)
+        loglik = self.bayes.dot(fids, vals) + self.bayes_base * float(vals.sum())
+        candidates = self._rank(sims, cent, loglik)
         intent, suggestions = decide(candidates, self.settings)
         return Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, norm, corrections)
 
-    def _rank(self, sims: np.ndarray, cent: np.ndarray) -> tuple[Candidate, ...]:
+    def _rank(self, sims: np.ndarray, cent: np.ndarray, loglik: np.ndarray) -> tuple[Candidate, ...]:
         best = np.zeros(len(self.labels))
         best[self.nonempty] = np.maximum.reduceat(sims, self.bounds[self.nonempty])
-        scores = NEAREST_WEIGHT * best + (1.0 - NEAREST_WEIGHT) * cent
+        similar = NEAREST_WEIGHT * best + (1.0 - NEAREST_WEIGHT) * cent
         # the none class has no meaningful centroid: judge it by its nearest example alone
-        scores[self.none_label] = best[self.none_label]
+        similar[self.none_label] = best[self.none_label]
+        loglik = np.where(self.bounds[1:] > self.bounds[:-1], loglik, -np.inf)
+        posterior = np.exp((loglik - loglik.max()) / NB_TEMPERATURE)
+        posterior /= posterior.sum()
+        scores = NB_WEIGHT * posterior + (1.0 - NB_WEIGHT) * similar
         order = np.argsort(-scores)[:TOP_K]
         out = []
         for li in order:

@@ -6,10 +6,10 @@ module knows about YAML, Telegram or matching.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from types import MappingProxyType
-from typing import Mapping
 
 ESCALATION_IDS = ("emergency", "crisis")
 
@@ -109,8 +109,8 @@ class MatcherSettings:
     """Decision thresholds of the matcher, on its 0-100 score scale."""
 
     threshold: float = 18.0  # accept the best intent at or above this score
-    margin: float = 1.0  # ... when it leads the runner-up by at least this much
-    suggest: float = 12.0  # below threshold but above this: offer "Did you mean" choices
+    margin: float = 4.0  # ... when it leads the runner-up by at least this much
+    suggest: float = 10.0  # below threshold but above this: offer "Did you mean" choices
     max_suggestions: int = 3
 
 

@@ -17,6 +17,7 @@ from bot.model import Escalation
 from bot.text import Speller, normalise, sentences
 
 MAX_SENTENCES = 2000
+# letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
 _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")  # a 100,000-character message is still read in full, in bounded time
 
 

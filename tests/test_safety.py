@@ -24,7 +24,8 @@ EMERGENCY = [
     "im being followed",
     "someone is following me home",
     "he's following me now",
-    "this guy keeps walking behind me and its dark",
+    "this guy is walking behind me and its dark",
+    "he keeps walking behind me right now",
     "hes right behind me",
     "he is banging on my door",
     "someone is banging on the window",
@@ -172,6 +173,9 @@ NOT_ESCALATION = [
     "hes been messaging my mum",
     "report a pothole",
     "tell me a joke",
+    "my dog keeps following me around the house",
+    "he said im going to die",
+    "what do i do if he is outside my house",
 ]
 
 

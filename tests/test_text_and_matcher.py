@@ -1,0 +1,117 @@
+"""Normalisation, spelling correction and the matcher's layers and decision rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.matcher import Candidate, Matcher, decide, explain
+from bot.model import Catalog, Intent, MatcherSettings
+from bot.text import Speller, normalise, sentences, stem
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("He\u2019s OUTSIDE my house rn!!", "he is outside my house right now"),
+        ("hes outside", "he is outside"),
+        ("I can't go on", "i can not go on"),
+        ("whats 101 for", "what is 101 for"),
+        ("my mum's car", "my mum car"),
+        ("best alarm for a bike shed", "best alarm for a bike shed"),
+        ("\u200bhelp\u202e he is here", "help he is here"),
+        ("ｈｅｌｌｏ", "hello"),
+        ("u ok? pls reply", "you okay please reply"),
+        ("", ""),
+        ("???", ""),
+    ],
+)
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+def test_sentences_split_on_punctuation_and_newlines() -> None:
+    assert len(sentences("one. two! three?\nfour")) == 4
+    assert sentences("") == [""]
+
+
+def test_stem_unifies_forms() -> None:
+    assert stem("stalking") == stem("stalked") == stem("stalks") == "stalk"
+    assert stem("messages") == stem("messaging") == stem("message")
+
+
+def test_speller_corrects_typos_and_keeps_known_words() -> None:
+    sp = Speller({"outside": 3, "house": 2, "hose": 1, "following": 1})
+    assert sp.correct("outsdie") == "outside"
+    assert sp.correct("hosue") == "house"  # a swap is one edit
+    assert sp.correct("folowing") == "following"
+    assert sp.correct("hose") == "hose"
+    assert sp.correct("zebra") == "zebra"
+    assert sp.correct("abc") == "abc"  # too short to correct safely
+
+
+def _catalog(**settings: float) -> Catalog:
+    intents = (
+        Intent("report", "Report", ("how do i report stalking", "report to police", "can i report him online"), "a"),
+        Intent("evidence", "Evidence", ("should i keep a diary", "keep screenshots as evidence",
+                                        "what evidence do i need"), "b"),
+        Intent("greeting", "Hi", ("hello", "hi there"), "c"),
+    )
+    return Catalog(intents=intents, out_of_scope=("report a pothole", "lost dog"),
+                   settings=MatcherSettings(**settings) if settings else MatcherSettings())
+
+
+def test_exact_layer() -> None:
+    m = Matcher(_catalog()).match("Hello!")
+    assert (m.intent, m.layer, m.score) == ("greeting", "exact", 100.0)
+
+
+def test_fuzzy_layer_with_typos() -> None:
+    m = Matcher(_catalog()).match("how do i reprot stalkng")
+    assert m.intent == "report"
+    assert m.layer == "fuzzy"
+    assert ("reprot", "report") in m.corrections
+
+
+def test_out_of_scope_gets_the_fallback() -> None:
+    m = Matcher(_catalog()).match("how do i report a pothole on my road")
+    assert m.intent is None
+    assert m.candidates[0].intent is None
+
+
+def test_empty_and_punctuation_only() -> None:
+    matcher = Matcher(_catalog())
+    for text in ("", "   ", "?!?!", "\u200b"):
+        m = matcher.match(text)
+        assert m.intent is None and m.layer == "empty"
+
+
+def test_long_story_is_bounded_and_still_matches() -> None:
+    story = "it started months ago. " * 2000 + "should i keep a diary of it all"
+    m = Matcher(_catalog()).match(story)
+    assert m.layer in ("fuzzy", "none")
+
+
+def test_decide_threshold_margin_and_suggestions() -> None:
+    s = MatcherSettings(threshold=50, margin=5, suggest=30, max_suggestions=2)
+    assert decide([Candidate("a", 70, ""), Candidate("b", 40, "")], s) == ("a", ())
+    assert decide([Candidate("a", 70, ""), Candidate("b", 68, "")], s) == (None, ("a", "b"))
+    assert decide([Candidate("a", 45, ""), Candidate("b", 20, "")], s) == (None, ("a",))
+    assert decide([Candidate("a", 20, "")], s) == (None, ())
+    assert decide([Candidate(None, 90, ""), Candidate("a", 60, "")], s) == (None, ())
+    assert decide([], s) == (None, ())
+    three = [Candidate("a", 48, ""), Candidate("b", 47, ""), Candidate("c", 46, "")]
+    assert decide(three, s) == (None, ("a", "b"))
+
+
+def test_explain_names_layer_score_runner_up_and_example() -> None:
+    m = Matcher(_catalog()).match("shuold i keep a diary")
+    text = "\n".join(explain(m))
+    assert "layer: fuzzy" in text
+    assert "evidence" in text and "should i keep a diary" in text
+    assert "2." in text  # the runner-up is shown
+
+
+def test_duplicate_example_across_intents_is_not_an_exact_match() -> None:
+    intents = (Intent("a", "A", ("same words", "alpha one"), "x"), Intent("b", "B", ("same words", "beta two"), "y"))
+    m = Matcher(Catalog(intents=intents)).match("same words")
+    assert m.layer == "fuzzy"
