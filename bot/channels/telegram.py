@@ -15,9 +15,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlparse
 
@@ -49,6 +50,7 @@ ADMIN_COMMANDS = ("/stats", "/reload")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "channel_post")
 DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
 STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
+BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
 
@@ -109,6 +111,10 @@ class TelegramChannel:
         self._last_seen: dict[int, float] = {}  # chat -> unix time of its last message
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
+        # Store writes go through one queue, one at a time and in order: no reply waits for them, a
+        # burst cannot pile thousands of calls onto the database at once, and "forget this chat" always
+        # lands after the ids it must forget.
+        self._writes: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue(BACKLOG)
         self._app: AnyApp | None = None
 
     # ----- wiring -----------------------------------------------------------------------------
@@ -119,9 +125,7 @@ class TelegramChannel:
         app.add_handler(ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
         app.add_handler(CallbackQueryHandler(self.on_button))
         app.add_handler(
-            MessageHandler(
-                private & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE), self.on_message
-            )
+            MessageHandler(private & (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE), self.on_message)
         )
         app.add_handler(
             MessageHandler(
@@ -142,13 +146,19 @@ class TelegramChannel:
             await app.bot.set_my_commands(commands)
         except TelegramError as exc:  # the menu is a convenience; serving matters more
             log.warning("could not set the command menu: %s", type(exc).__name__)
+        self._loops.append(asyncio.create_task(self._write_loop(), name="store-writer"))
         self._loops.append(asyncio.create_task(self._sweep_loop(), name="auto-erase"))
         if self.config.watch_intents:
             watcher = IntentWatcher(self.admin, self._watch_seconds)
             self._loops.append(asyncio.create_task(watcher.run(), name="intent-watcher"))
 
     async def post_shutdown(self, app: AnyApp) -> None:
-        """On shutdown: stop the periodic tasks, let pending store writes finish, close the store."""
+        """On shutdown: let queued store writes finish (briefly), stop the periodic tasks, close the store."""
+        if self._loops:
+            try:
+                await asyncio.wait_for(self._writes.join(), STORE_SECONDS)
+            except asyncio.TimeoutError:
+                log.warning("shutdown: %d store writes abandoned", self._writes.qsize())
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -291,8 +301,8 @@ class TelegramChannel:
                 break
         if self.store is not None:
             key = self.store.user_key(user_id)
-            await self._ask_store(self.store.record(outcome, user_key=key, when=when), None)
-            await self._ask_store(self.store.forget_chat(chat_id, key), None)
+            self._write(partial(self.store.record, outcome, user_key=key, when=when))
+            self._write(partial(self.store.forget_chat, chat_id, key))
 
     async def _leave(self, chat_id: int, chat_type: str, context: ContextTypes.DEFAULT_TYPE) -> None:
         async with self._turn(chat_id):
@@ -340,16 +350,16 @@ class TelegramChannel:
         if incoming is not None:
             message_id, written = incoming
             if (when - written).total_seconds() > 60:  # its 48 hours started earlier than ours
-                self._spawn(self._ask_store(store.remember_messages(chat_id, [message_id], written), None))
+                self._write(partial(store.remember_messages, chat_id, [message_id], written))
             else:
                 ids.insert(0, message_id)
         if ids:
-            self._spawn(self._ask_store(store.remember_messages(chat_id, ids, when), None))
+            self._write(partial(store.remember_messages, chat_id, ids, when))
         if outcome is not None:
             key = store.user_key(user_id)
-            self._spawn(self._ask_store(store.record(outcome, user_key=key, when=when), None))
+            self._write(partial(store.record, outcome, user_key=key, when=when))
             if outcome.fallback and text and self.config.privacy.log_unmatched:
-                self._spawn(self._ask_store(store.log_unmatched(text, when), None))
+                self._write(partial(store.log_unmatched, text, when))
 
     # ----- auto-erase -------------------------------------------------------------------------
     async def _sweep_loop(self) -> None:
@@ -387,7 +397,7 @@ class TelegramChannel:
                 await delete_all(bot, chat_id, ids, self.policy)
                 if self.store is not None:
                     # In a private chat the chat id is the person's user id.
-                    await self._ask_store(self.store.forget_chat(chat_id, self.store.user_key(chat_id)), None)
+                    self._write(partial(self.store.forget_chat, chat_id, self.store.user_key(chat_id)))
         return len(chats)
 
     # ----- helpers ----------------------------------------------------------------------------
@@ -430,6 +440,21 @@ class TelegramChannel:
             if not self._lock_users[chat_id]:
                 del self._lock_users[chat_id]
                 del self._locks[chat_id]
+
+    def _write(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Queue a store write for the writer task (never awaited on the reply path)."""
+        try:
+            self._writes.put_nowait(call)
+        except asyncio.QueueFull:
+            log.warning("storage backlog full: a count or message id was not kept")
+
+    async def _write_loop(self) -> None:
+        while True:
+            call = await self._writes.get()
+            try:
+                await self._ask_store(call(), None)
+            finally:
+                self._writes.task_done()
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
