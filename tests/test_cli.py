@@ -1,0 +1,127 @@
+"""The command line as a user runs it: chat with piped input, classify, eval, check."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import load_catalog
+from bot.channels.console import chat
+from bot.cli import main
+from bot.engine import Engine
+from bot.evaluate import evaluate, read_tsv
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV = ROOT.parent / "shared" / "eval" / "dev.tsv"
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    catalog, problems = load_catalog(ROOT / "intents", for_serving=True)
+    assert catalog is not None, problems
+    return Engine(catalog)
+
+
+def test_chat_with_piped_input_numbers_buttons_and_presses_them(engine: Engine) -> None:
+    out = io.StringIO()
+    chat(engine, stdin=io.StringIO("what is an spo\n1\nhes outside my house\n"), stdout=out)
+    text = out.getvalue()
+    assert "[1]" in text and "<b>" not in text  # HTML shown as plain text
+    after = text[text.index("> hes outside my house"):]
+    assert after.split("\n")[2].startswith("If you are in danger now, call 999")  # the escalation comes first
+    assert "press 55" in after
+
+
+def test_chat_explain_shows_layer_score_runner_up_and_example(engine: Engine) -> None:
+    out = io.StringIO()
+    chat(engine, explain=True, stdin=io.StringIO("how do i reprot stalking\n"), stdout=out)
+    text = out.getvalue()
+    assert "layer: fuzzy" in text and "reprot -> report" in text
+    assert "2." in text and "via example" in text
+
+
+def test_chat_process_end_to_end() -> None:
+    result = run_cli("chat", stdin="hello\n/quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Erase chat" in result.stdout
+
+
+def test_classify_prints_one_json_object_per_line() -> None:
+    result = run_cli("classify", stdin="how do i report stalking\nhes outside my house rn\ni want to die\n\n")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 4
+    assert set(rows[0]) == {"text", "intent", "score", "escalation"}
+    assert rows[0]["intent"] == "how_to_report" and rows[0]["escalation"] is None
+    assert rows[1]["escalation"] == "emergency"
+    assert rows[2]["escalation"] == "crisis"
+    assert rows[3]["intent"] is None
+
+
+def test_classify_works_on_a_catalog_without_escalations(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "intents:\n  - id: weather\n    examples: [what is the weather, will it rain]\n    answer: Sunny.\n"
+        "  - id: time\n    examples: [what time is it, tell me the time]\n    answer: Noon.\n",
+        encoding="utf-8")
+    result = run_cli("classify", "--intents", str(tmp_path), stdin="will it rain tomorrow\n")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["intent"] == "weather"
+
+
+def test_chat_refuses_a_catalog_without_escalations(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("intents:\n  - id: hi\n    examples: [hello]\n    answer: Hi.\n",
+                                     encoding="utf-8")
+    result = run_cli("chat", "--intents", str(tmp_path))
+    assert result.returncode == 1
+    assert "emergency" in result.stderr
+
+
+def test_eval_counts_and_reports_misses(engine: Engine, tmp_path: Path) -> None:
+    tsv = tmp_path / "mini.tsv"
+    tsv.write_text("# comment\n"
+                   "none\thow_to_report\thow do i report stalking\n"
+                   "emergency\t*\thes outside my house right now\n"
+                   "none\t-\ttell me a joke\n"
+                   "none\tthanks\thow do i report stalking\n", encoding="utf-8")
+    out = io.StringIO()
+    evaluate(engine, read_tsv(tsv), out=out)
+    text = out.getvalue()
+    assert "intent accuracy     0.667  (2/3)" in text
+    assert "emergency recall    1.000  (1/1)" in text
+    assert "fallback recall     1.000  (1/1)" in text
+    assert "MISS line 5: expected thanks, got how_to_report" in text
+
+
+def test_eval_rejects_a_malformed_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("none\tonly two columns\n", encoding="utf-8")
+    assert main(["eval", str(bad)]) == 1
+
+
+def test_check_passes_on_the_default_catalog() -> None:
+    result = run_cli("check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors" in result.stdout
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="../shared/eval/dev.tsv is not here")
+def test_dev_set_meets_the_engine_targets(engine: Engine) -> None:
+    out = io.StringIO()
+    evaluate(engine, read_tsv(DEV), out=out)
+    figures = {line.split()[0] + " " + line.split()[1]: float(line.split()[2])
+               for line in out.getvalue().splitlines()[-5:]}
+    assert figures["intent accuracy"] >= 0.90
+    assert figures["emergency recall"] == 1.0
+    assert figures["crisis recall"] == 1.0
+    assert figures["false escalations"] <= 0.03
+    assert figures["fallback recall"] >= 0.85
