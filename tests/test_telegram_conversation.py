@@ -207,9 +207,7 @@ async def test_updates_sent_while_down_are_all_answered_with_an_apology_when_old
     await second.start()
     try:
         slow = plain(second.engine.system_reply("slow_reply").html)
-        await fake.wait_until(
-            lambda: len(fake.texts(12)) >= 2 and len(fake.texts(13)) >= 2 and fake.texts(14)
-        )
+        await fake.wait_until(lambda: len(fake.texts(12)) >= 2 and len(fake.texts(13)) >= 2 and fake.texts(14))
         q = fake.texts(12)[-1]
         assert q.startswith(slow) and q.endswith(expected(second, QUESTION)[0])
         esc, after = fake.texts(13)[:2]
@@ -262,3 +260,28 @@ async def test_logs_never_carry_what_people_wrote(running: Running, caplog: pyte
     await say(running, 20, words)
     assert "Secretwood" not in caplog.text
     assert running.fake.token not in caplog.text
+
+
+async def test_an_engine_failure_still_gives_999_and_logs_only_the_type(
+    running: Running, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(incoming: Incoming) -> None:
+        raise ValueError(f"could not handle {incoming.text}")
+
+    monkeypatch.setattr(running.engine, "respond", broken)
+    [reply] = await say(running, 21, "Secretwood Lane again", count=1)
+    assert "999" in reply and "0808 802 0300" in reply
+    assert "ValueError" in caplog.text and "Secretwood" not in caplog.text
+
+
+async def test_the_error_handler_logs_type_and_update_id_only(
+    running: Running, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise KeyError("Secretwood Lane")
+
+    monkeypatch.setattr(running.channel, "_deliver", broken)
+    update = running.fake.message(22, "Secretwood Lane")
+    await running.fake.wait_until(lambda: "KeyError" in caplog.text)
+    assert f"update {update['update_id']}: KeyError" in caplog.text
+    assert "Secretwood" not in caplog.text

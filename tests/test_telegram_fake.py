@@ -112,9 +112,7 @@ async def test_deletes_answers_and_edits_follow_telegram_rules(lenient_fake: Fak
 
 async def test_scripted_faults_reach_ptb_as_telegram_errors(lenient_fake: FakeTelegram, tg: Bot) -> None:
     lenient_fake.message(9, "hi")
-    lenient_fake.fail(
-        "sendMessage", Fault.flood(3), Fault.server_error(502), Fault.blocked(), Fault.dropped()
-    )
+    lenient_fake.fail("sendMessage", Fault.flood(3), Fault.server_error(502), Fault.blocked(), Fault.dropped())
     with pytest.raises(RetryAfter):
         await tg.send_message(9, "a")
     with pytest.raises(NetworkError):
@@ -130,9 +128,7 @@ async def test_scripted_faults_reach_ptb_as_telegram_errors(lenient_fake: FakeTe
         await tg.send_message(9, "f")
 
 
-async def test_get_updates_long_polls_and_refuses_while_a_webhook_is_set(
-    lenient_fake: FakeTelegram, tg: Bot
-) -> None:
+async def test_get_updates_long_polls_and_refuses_while_a_webhook_is_set(lenient_fake: FakeTelegram, tg: Bot) -> None:
     lenient_fake.message(3, "/start")
     updates = await tg.get_updates(timeout=1)
     assert [u.message.text for u in updates] == ["/start"]
@@ -144,3 +140,19 @@ async def test_get_updates_long_polls_and_refuses_while_a_webhook_is_set(
     with pytest.raises(BadRequest, match="(?i)HTTPS"):
         await tg.set_webhook("http://bot.example.org/hook")
     assert await tg.delete_webhook()
+
+
+async def test_a_slow_answer_is_a_client_timeout(lenient_fake: FakeTelegram) -> None:
+    from telegram.error import TimedOut
+    from telegram.request import HTTPXRequest
+
+    bot = Bot(lenient_fake.token, base_url=lenient_fake.base_url, request=HTTPXRequest(read_timeout=0.2))
+    await bot.initialize()
+    try:
+        lenient_fake.message(11, "hi")
+        lenient_fake.fail("sendMessage", Fault(delay=0.5))
+        with pytest.raises(TimedOut):
+            await bot.send_message(11, "a")
+        assert lenient_fake.texts(11) == []  # a timeout here means the message was not delivered
+    finally:
+        await bot.shutdown()

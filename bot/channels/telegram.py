@@ -40,6 +40,7 @@ from bot.channels.telegram_admin import AdminTools, IntentWatcher
 from bot.channels.telegram_send import ChatGone, SendPolicy, answer_query, delete_all, send_reply
 from bot.config import TOKEN_ENV, Config
 from bot.engine import COMMAND_DESCRIPTIONS
+from bot.htmltext import escape
 from bot.messages import ERASE, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
@@ -193,9 +194,9 @@ class TelegramChannel:
             return
         if text is None:
             outcome = None
-            replies: tuple[Reply, ...] = (self.engine.system_reply("non_text", received),)
+            replies: tuple[Reply, ...] = (self._system("non_text", received),)
         else:
-            outcome = self.engine.respond(Incoming(text=text, now=received))
+            outcome = self._respond(Incoming(text=text, now=received))
             replies = outcome.replies
         async with self._turn(chat_id):
             if outcome is not None and outcome.erase:
@@ -216,7 +217,7 @@ class TelegramChannel:
             return
         chat_id = msg.chat.id
         received = now_utc()
-        outcome = self.engine.respond(Incoming(button=query.data, now=received))
+        outcome = self._respond(Incoming(button=query.data, now=received))
         async with self._turn(chat_id):
             if outcome.erase or query.data == ERASE:
                 await self._erase(chat_id, query.from_user.id, outcome, received)
@@ -272,7 +273,7 @@ class TelegramChannel:
         return sent
 
     def _with_slow_line(self, ordered: list[Reply]) -> list[Reply]:
-        slow = self.engine.system_reply("slow_reply", now_utc())
+        slow = self._system("slow_reply", now_utc())
         for i, reply in enumerate(ordered):
             if reply.kind != "escalation":
                 merged = Reply(slow.html + "\n\n" + reply.html, reply.buttons, reply.kind, reply.ref)
@@ -292,7 +293,7 @@ class TelegramChannel:
         self._last_seen.pop(chat_id, None)
         await delete_all(bot, chat_id, ids, self.policy)
         rest = [r for r in outcome.replies if r.kind != "escalation"]
-        rest = rest or [self.engine.system_reply("erased", when)]
+        rest = rest or [self._system("erased", when)]
         for reply in rest:
             try:
                 await send_reply(bot, chat_id, reply, self.policy)
@@ -307,7 +308,7 @@ class TelegramChannel:
     async def _leave(self, chat_id: int, chat_type: str, context: ContextTypes.DEFAULT_TYPE) -> None:
         async with self._turn(chat_id):
             if chat_type != ChatType.CHANNEL:
-                reply = self.engine.system_reply("group_chat", now_utc())
+                reply = self._system("group_chat", now_utc())
                 try:
                     await send_reply(context.bot, chat_id, reply, self.policy)
                 except (ChatGone, TelegramError) as exc:
@@ -401,6 +402,30 @@ class TelegramChannel:
         return len(chats)
 
     # ----- helpers ----------------------------------------------------------------------------
+    def _respond(self, incoming: Incoming) -> Outcome:
+        """The engine's answer; if the engine fails, still the 999 line and the helpline."""
+        try:
+            return self.engine.respond(incoming)
+        except Exception as exc:
+            log.error("the engine failed on a message: %s", type(exc).__name__)
+            return Outcome((self._last_resort(),), fallback=True)
+
+    def _system(self, name: str, now: datetime) -> Reply:
+        try:
+            return self.engine.system_reply(name, now)
+        except Exception as exc:
+            log.error("the engine failed on its %s line: %s", name, type(exc).__name__)
+            return self._last_resort()
+
+    def _last_resort(self) -> Reply:
+        service = self.config.service
+        return Reply(
+            f"Sorry, something went wrong on my side. In an emergency call "
+            f"{escape(service.get('emergency_number', '999'))}. The National Stalking Helpline is on "
+            f"{escape(service.get('helpline_number', '0808 802 0300'))}.",
+            kind="fallback",
+        )
+
     def _bot(self) -> Any:
         assert self._app is not None, "install() first"
         return self._app.bot
