@@ -451,6 +451,8 @@ class TelegramChannel:
                 self._recent[chat_id] = kept
             else:
                 del self._recent[chat_id]
+        for chat_id in [c for c, seen in self._last_seen.items() if seen < oldest]:
+            del self._last_seen[chat_id]
 
     @asynccontextmanager
     async def _turn(self, chat_id: int) -> AsyncIterator[None]:
