@@ -34,6 +34,9 @@ def default_catalog() -> Any:
     return catalog
 
 
+FAKE_TALLY = {"requests": 0, "rejected": 0}
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     """A running fake Bot API; at the end, the bot must not have sent it anything Telegram rejects."""
@@ -43,7 +46,17 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
     finally:
         await server.stop()
+    FAKE_TALLY["requests"] += len(server.calls)
+    FAKE_TALLY["rejected"] += len(server.rejected)
     assert server.rejected == [], f"the fake Bot API rejected requests: {server.rejected}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The zero-rejection evidence, in every run's summary."""
+    if FAKE_TALLY["requests"]:
+        terminalreporter.write_line(
+            f"fake Bot API: {FAKE_TALLY['requests']} requests from the bot, {FAKE_TALLY['rejected']} rejected"
+        )
 
 
 @pytest.fixture
