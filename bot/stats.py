@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from bot.config import Config
 
 WINDOWS = (7, 30)  # days covered by the report, each ending today
+HTML_TOP_INTENTS = 12  # keeps the Telegram answer well inside one 4096-character message
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def _percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate * 100:.1f}%"
 
 
-def _lines(report: StatsReport, *, markup: bool) -> list[str]:
+def _lines(report: StatsReport, *, markup: bool, top: int | None = None) -> list[str]:
     def bold(text: str) -> str:
         return f"<b>{html.escape(text)}</b>" if markup else text
 
@@ -92,8 +93,13 @@ def _lines(report: StatsReport, *, markup: bool) -> list[str]:
             f"Active people, summed per day: {w.active_users}",
         ]
         if w.intents:
+            ranked = list(w.intents.items())
+            shown = ranked if top is None else ranked[:top]
             lines.append("Answers by topic:")
-            lines += [f"  {v:>5}  {esc(k)}" for k, v in w.intents.items()]
+            lines += [f"  {v:>5}  {esc(k)}" for k, v in shown]
+            if len(shown) < len(ranked):
+                rest = sum(v for _, v in ranked[len(shown) :])
+                lines.append(f"  {rest:>5}  ({len(ranked) - len(shown)} more topics)")
         else:
             lines.append("Answers by topic: none yet")
     if report.unmatched_kept:
@@ -107,8 +113,8 @@ def format_report(report: StatsReport) -> str:
 
 
 def format_report_html(report: StatsReport) -> str:
-    """The report as Telegram HTML (``<b>`` only; ids escaped)."""
-    return "\n".join(_lines(report, markup=True))
+    """The report as Telegram HTML (``<b>`` only; ids escaped; the top topics of each window)."""
+    return "\n".join(_lines(report, markup=True, top=HTML_TOP_INTENTS))
 
 
 def render_chart_png(report: StatsReport) -> bytes | None:
@@ -118,6 +124,7 @@ def render_chart_png(report: StatsReport) -> bytes | None:
 
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return None
     if not report.available or not report.daily:
@@ -125,14 +132,13 @@ def render_chart_png(report: StatsReport) -> bytes | None:
     days = [d.day for d in report.daily]
     fig = Figure(figsize=(6, 3), dpi=100)
     ax = fig.add_subplot()
-    ax.bar(days, [d.messages for d in report.daily], color="#8fb3d9", label="messages")
+    ax.bar(days, [d.messages for d in report.daily], color="#8fb3d9", label="messages and button presses")
     ax.bar(days, [d.fallbacks for d in report.daily], color="#e0a040", label="fallback")
-    ax.plot(
-        days, [d.escalations for d in report.daily], color="#c03030", marker="o", ms=3, label="escalations"
-    )
+    ax.plot(days, [d.escalations for d in report.daily], color="#c03030", marker="o", ms=3, label="escalations")
     ax.set_title(f"Last {len(days)} days to {report.today.isoformat()}", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     ax.tick_params(labelsize=7)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.autofmt_xdate()
     fig.tight_layout()
     buf = io.BytesIO()
