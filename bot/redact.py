@@ -14,11 +14,11 @@ import re
 _URL = re.compile(
     r"""(?ix)
     (?:\b(?:https?|ftp)://|\bwww\.)\S+
-    | \b(?:[a-z0-9-]+\.)+(?:com|co\.uk|org\.uk|gov\.uk|uk|org|net|io|me|info|biz|app|ly|gl|to|tv|xyz)
+    | (?<![\w.\-])(?:[a-z0-9-]+\.)+(?:com|co\.uk|org\.uk|gov\.uk|uk|org|net|io|me|info|biz|app|ly|gl|to|tv|xyz)
       (?![a-z0-9-])(?:/\S*)?
     """
 )
-_EMAIL = re.compile(r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+\b")
+_EMAIL = re.compile(r"(?i)(?<![\w.%+\-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+\b")
 # UK numbers: +44 / 0044 / 0, then 9-10 more digits with optional spaces, dashes, dots or brackets.
 _PHONE = re.compile(
     r"""(?x)

@@ -95,9 +95,7 @@ class SchemaTooNew(RuntimeError):
 async def schema_version(db: aiosqlite.Connection) -> int:
     """The version a database is at; 0 for an empty one."""
     rows = list(
-        await db.execute_fetchall(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'"
-        )
+        await db.execute_fetchall("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
     )
     if not rows:
         return 0
@@ -322,9 +320,9 @@ class Store:
 
         async def work(db: aiosqlite.Connection) -> None:
             await db.execute("DELETE FROM recent_messages WHERE chat_id = ?", (int(chat_id),))
-            if not user_key:
-                return
-            days = [str(r[0]) for r in await db.execute_fetchall("SELECT DISTINCT day FROM daily_active")]
+            days: list[str] = []
+            if user_key:
+                days = [str(r[0]) for r in await db.execute_fetchall("SELECT DISTINCT day FROM daily_active")]
             for day in days:
                 cur = await db.execute(
                     "DELETE FROM daily_active WHERE day = ? AND token = ?",
@@ -337,6 +335,8 @@ class Store:
                         " ON CONFLICT (day, kind, name) DO UPDATE SET count = count + 1",
                         (day,),
                     )
+            # With secure_delete the erased rows are overwritten in the main file at checkpoint time.
+            await db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
         await self._guard("forget_chat", work, None, CALL_SECONDS)
 
@@ -392,9 +392,7 @@ class Store:
         async def work(db: aiosqlite.Connection) -> None:
             cleaned = " ".join(redact(text[:UNMATCHED_SCAN_CHARS]).split())[:UNMATCHED_MAX_CHARS]
             if cleaned:
-                await db.execute(
-                    "INSERT INTO unmatched (day, text) VALUES (?, ?)", (self._day(when), cleaned)
-                )
+                await db.execute("INSERT INTO unmatched (day, text) VALUES (?, ?)", (self._day(when), cleaned))
 
         await self._guard("log_unmatched", work, None, CALL_SECONDS)
 
@@ -427,9 +425,7 @@ class Store:
             rows = [(date.fromisoformat(str(d)), str(k), str(n), int(c)) for d, k, n, c in [*counts, *active]]
             return build_report(today, rows, unmatched_kept=int(list(kept)[0][0]))
 
-        return await self._guard(
-            "stats", work, StatsReport(today=today, available=False), MAINTENANCE_SECONDS
-        )
+        return await self._guard("stats", work, StatsReport(today=today, available=False), MAINTENANCE_SECONDS)
 
     async def close(self) -> None:
         """Close the connection; safe to call twice and when the database is gone."""
@@ -438,9 +434,7 @@ class Store:
             await _close_quietly(db)
 
 
-def build_report(
-    today: date, rows: Sequence[tuple[date, str, str, int]], unmatched_kept: int = 0
-) -> StatsReport:
+def build_report(today: date, rows: Sequence[tuple[date, str, str, int]], unmatched_kept: int = 0) -> StatsReport:
     """Turn (day, kind, name, count) rows into the 7- and 30-day report."""
     windows = []
     for days in WINDOWS:

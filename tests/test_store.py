@@ -445,6 +445,8 @@ async def test_no_message_text_at_rest_or_in_logs(
     for word in PLANTED:
         assert word.lower().encode() not in blob, word
         assert word.lower() not in caplog.text.lower(), word
+    secret = cfg.hmac_secret_path.read_text().strip()
+    assert secret not in caplog.text
     # The grep can see text: with the log on, the ordinary words around the redactions are kept.
     assert (UNREDACTED_MARKER.encode() in blob) == log_unmatched
     assert UNREDACTED_MARKER not in caplog.text
