@@ -130,7 +130,9 @@ def load_secret(config: Config) -> bytes:
     """The HMAC key: from the environment, else the key file (created 0600 on first run), never the db."""
     from_env = os.environ.get(HMAC_SECRET_ENV, "")
     if from_env:
-        return from_env.encode("utf-8")
+        if len(from_env) < 16:
+            log.warning("storage: %s is shorter than 16 characters; a longer secret is safer", HMAC_SECRET_ENV)
+        return from_env.encode("utf-8", "surrogateescape")
     path = config.hmac_secret_path
     if path.resolve() == config.path(config.storage.path).resolve():
         path = path.with_name(path.name + ".key")
@@ -152,7 +154,10 @@ def _read_or_create_secret(path: Path) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_hex(32).encode("ascii")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process (the bot, or `python -m bot stats`) made it just now
+        return _read_or_create_secret(path)
     try:
         os.write(fd, key + b"\n")
     finally:

@@ -112,6 +112,18 @@ async def test_secret_from_environment_writes_no_key_file(
     await other.close()
 
 
+async def test_an_unusable_key_file_costs_only_key_continuity(
+    open_store: OpenStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make_config(tmp_path)
+    cfg.hmac_secret_path.parent.mkdir(parents=True)
+    cfg.hmac_secret_path.write_text("short")
+    store = await open_store(cfg)
+    assert store.available and len(store.user_key(1)) == 32
+    assert "key file unavailable (OSError)" in caplog.text
+    assert cfg.hmac_secret_path.read_text() == "short"
+
+
 async def test_user_key_is_a_keyed_pseudonym(open_store: OpenStore, tmp_path: Path) -> None:
     store = await open_store(make_config(tmp_path))
     key = store.user_key(987654321)

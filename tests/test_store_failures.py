@@ -52,10 +52,6 @@ async def _healthy(cfg: Config) -> None:
     await store.close()
 
 
-# Each breaker returns the broken store and an undo step for teardown.
-Breaker = Callable[[Config, pytest.MonkeyPatch], Any]
-
-
 async def locked(cfg: Config, mp: pytest.MonkeyPatch) -> tuple[Store, Callable[[], None]]:
     store = await Store.open(cfg)
     other = sqlite3.connect(cfg.path(cfg.storage.path), isolation_level=None)
