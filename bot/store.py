@@ -207,9 +207,11 @@ class Store:
         db: aiosqlite.Connection | None,
         secret: bytes,
         clock: Callable[[], datetime] | None = None,
+        path: Path | None = None,
     ) -> None:
         self._config = config
         self._db = db
+        self._path = path  # None: storage is off
         self._secret = secret
         self._tz = ZoneInfo(config.service["timezone"])
         self._clock = clock or (lambda: datetime.now(timezone.utc))
@@ -223,16 +225,28 @@ class Store:
         secret = load_secret(config)
         if not config.storage.path:
             return cls(config, None, secret, clock)
-        db_path = config.path(config.storage.path)
+        store = cls(config, None, secret, clock, config.path(config.storage.path))
+        await store._reopen()
+        return store
+
+    async def _reopen(self) -> None:
+        """Open the database if it is not open, or open a new one if its file was deleted."""
+        path = self._path
+        if path is None or (self._db is not None and path.exists()):
+            return
+        if self._db is not None:
+            old, self._db = self._db, None
+            await _close_quietly(old)
+            log.warning("storage: the database file is gone; starting a new one")
         holder: list[aiosqlite.Connection] = []
         try:
-            db = await asyncio.wait_for(_connect(db_path, holder), OPEN_SECONDS)
+            self._db = await asyncio.wait_for(_connect(path, holder), OPEN_SECONDS)
         except Exception as exc:
-            log.warning("storage: cannot open the database (%s); answering without it", type(exc).__name__)
             for leftover in holder:
                 await _close_quietly(leftover)
-            return cls(config, None, secret, clock)
-        return cls(config, db, secret, clock)
+            self._failed("open", exc, "cannot open the database (%s); answering without it")
+            return
+        self._recovered("open")
 
     @property
     def available(self) -> bool:
@@ -260,16 +274,24 @@ class Store:
         try:
             result = await asyncio.wait_for(_fresh(db, work), limit)
         except Exception as exc:
-            if op not in self._failing:
-                self._failing.add(op)
-                log.warning("storage: %s failed (%s); carrying on without it", op, type(exc).__name__)
-            else:
-                log.debug("storage: %s failed again (%s)", op, type(exc).__name__)
+            self._failed(op, exc, f"{op} failed (%s); carrying on without it")
             return default
+        self._recovered(op)
+        return result
+
+    def _failed(self, op: str, exc: Exception, message: str) -> None:
+        # Only the exception type is logged: messages can quote paths and values. A failure that repeats
+        # is logged once at WARNING, then at DEBUG until the operation works again.
+        if op not in self._failing:
+            self._failing.add(op)
+            log.warning("storage: " + message, type(exc).__name__)
+        else:
+            log.debug("storage: %s failed again (%s)", op, type(exc).__name__)
+
+    def _recovered(self, op: str) -> None:
         if op in self._failing:
             self._failing.discard(op)
             log.info("storage: %s works again", op)
-        return result
 
     async def record(self, outcome: Outcome, *, user_key: str, when: datetime) -> None:
         """Count one interaction for the day: its kind, intent, escalations, fallback, button, command."""
@@ -359,7 +381,12 @@ class Store:
         return await self._guard("quiet_chats", work, [], MAINTENANCE_SECONDS)
 
     async def purge(self, now: datetime) -> None:
-        """Apply every retention rule: 48 h message ids, day tokens, count and unmatched retention."""
+        """Apply every retention rule: 48 h message ids, day tokens, count and unmatched retention.
+
+        Runs periodically, so it is also where a database that failed to open, or whose file was
+        deleted, is opened again.
+        """
+        await self._reopen()
         storage, keep_unmatched = self._config.storage, self._config.privacy.log_unmatched
 
         async def work(db: aiosqlite.Connection) -> None:

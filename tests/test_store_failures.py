@@ -31,6 +31,7 @@ SLACK = 0.4  # scheduling margin on a busy 2-core machine
 ALLOWED_LOG = re.compile(
     r"storage: (?:[a-z_]+ failed(?: again)? \(\w+\); carrying on without it|[a-z_]+ failed again \(\w+\)"
     r"|[a-z_]+ works again|cannot open the database \(\w+\); answering without it"
+    r"|the database file is gone; starting a new one"
     r"|key file unavailable \(\w+\); using a key for this run only|rollback failed \(\w+\)|close failed \(\w+\))"
 )
 
@@ -289,5 +290,48 @@ async def test_a_call_cut_short_leaves_no_transaction_behind(tmp_path: Path) -> 
         assert not store._db.in_transaction
         with sqlite3.connect(cfg.path(cfg.storage.path)) as raw:
             assert raw.execute("SELECT message_id FROM recent_messages").fetchall() == [(1,)]
+    finally:
+        await store.close()
+
+
+async def test_a_deleted_database_is_started_afresh_at_the_next_purge(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = make_config(tmp_path)
+    store = await Store.open(cfg)
+    try:
+        await store.record(_outcome(intent="before"), user_key="k", when=NOW)
+        shutil.rmtree(cfg.path(cfg.storage.path).parent)
+        await store.record(_outcome(intent="lost"), user_key="k", when=NOW)  # goes to the unlinked file
+        await store.purge(NOW)
+        assert "storage: the database file is gone; starting a new one" in caplog.text
+        assert cfg.path(cfg.storage.path).exists()
+        await store.record(_outcome(intent="after"), user_key="k", when=NOW)
+        assert dict((await store.stats(NOW.date())).windows[0].intents) == {"after": 1}
+    finally:
+        await store.close()
+
+
+async def test_a_database_that_could_not_open_is_tried_again_at_the_next_purge(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    cfg = make_config(tmp_path)
+    store = await Store.open(cfg)
+    try:
+        folder = cfg.path(cfg.storage.path).parent
+        await store.close()
+        shutil.rmtree(folder)
+        folder.write_text("in the way")
+        store = await Store.open(cfg)
+        assert not store.available
+        await store.purge(NOW)
+        assert not store.available
+        folder.unlink()
+        await store.purge(NOW)
+        assert store.available
+        assert "storage: open works again" in caplog.text
+        await store.record(_outcome(intent="counted"), user_key="k", when=NOW)
+        assert dict((await store.stats(NOW.date())).windows[0].intents) == {"counted": 1}
     finally:
         await store.close()
