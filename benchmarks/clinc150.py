@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -106,9 +107,7 @@ def _edit_once(text: str, rng: random.Random) -> str:
     """One character edit on a letter: swap with the next letter, drop, double, or hit a neighbour key."""
     letters = [i for i, ch in enumerate(text) if ch.isalpha()]
     options: dict[str, list[int]] = {
-        "swap": [
-            i for i in letters if i + 1 < len(text) and text[i + 1].isalpha() and text[i] != text[i + 1]
-        ],
+        "swap": [i for i in letters if i + 1 < len(text) and text[i + 1].isalpha() and text[i] != text[i + 1]],
         # a drop must leave a letter behind, so the message never becomes empty or blank
         "drop": letters if len(letters) >= 2 else [],
         "double": letters,
@@ -150,9 +149,7 @@ def typo_copy(pairs: Pairs, seed: int) -> Pairs:
     return [(typo(text, rng), label) for text, label in pairs]
 
 
-def perturbed_copies(
-    pairs: Pairs, copies: int, seed: int, key: Callable[[str], str] = lambda text: text
-) -> Pairs:
+def perturbed_copies(pairs: Pairs, copies: int, seed: int, key: Callable[[str], str] = lambda text: text) -> Pairs:
     """``pairs`` plus ``copies`` - 1 lightly misspelt copies, no two texts alike under ``key``.
 
     Pass the loader's normalisation as ``key``: it refuses one normalised example in two intents.
@@ -564,21 +561,37 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
     cells = [[_fmt(c) for c in row] for row in [header, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def code_version() -> dict[str, Any]:
-    """The commit, uncommitted changes under bot/, and a hash of every bot/ source file as it is now."""
+# What `classify` loads besides the modules this process imports; a change to any other file
+# (the Telegram channel, storage) cannot move a figure here.
+CLASSIFY_PATH = ("bot/__main__.py", "bot/cli.py", "bot/engine.py", "bot/safety.py")
+
+
+def measured_files() -> list[Path]:
+    """The bot/ source files behind the figures: modules imported here plus the classify path."""
+    names = [getattr(m, "__file__", None) for n, m in list(sys.modules.items()) if n == "bot" or n.startswith("bot.")]
+    loaded = {Path(f).resolve() for f in names if f}
+    loaded.update(REPO / f for f in CLASSIFY_PATH if (REPO / f).exists())
+    return sorted(loaded)
+
+
+def code_hash(files: Sequence[Path]) -> str:
+    """A short hash of these files' names and contents as they are now."""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "bot").rglob("*.py")):
-        digest.update(str(path.relative_to(REPO)).encode())
-        digest.update(path.read_bytes())
+    for path in files:
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()[:12]
+
+
+def code_version(files: Sequence[Path]) -> dict[str, Any]:
+    """The commit, uncommitted changes under bot/, and a hash of the measured source files."""
 
     def git(*cmd: str) -> str:
         proc = subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=REPO, check=False)
@@ -588,7 +601,8 @@ def code_version() -> dict[str, Any]:
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "uncommitted": dirty,
-        "bot_hash": digest.hexdigest()[:12],
+        "files": [str(f.relative_to(REPO)) for f in files],
+        "bot_hash": code_hash(files),
     }
 
 
@@ -640,9 +654,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from bot.matcher import decide
 
+    importlib.import_module("bot.catalog")  # loaded lazily below, but part of what the figures measure
+
     report: dict[str, Any] = {
         "machine": _machine(),
-        "code": code_version(),
+        "code": code_version(measured_files()),
         "args": {k: str(v) for k, v in vars(args).items()},
     }
     data = load_clinc(args.data)
@@ -762,7 +778,8 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     report["machine"]["loadavg_end"] = os.getloadavg()
     # the working tree is shared: a matcher edited mid-run would mix two versions in one report
-    report["code"]["changed_during_run"] = code_version()["bot_hash"] != report["code"]["bot_hash"]
+    files = [REPO / f for f in report["code"]["files"]]
+    report["code"]["changed_during_run"] = code_hash(files) != report["code"]["bot_hash"]
     report["targets"] = targets(report)
     print_report(report)
     return report
@@ -918,11 +935,9 @@ def print_report(report: Mapping[str, Any]) -> None:
     )
     c = report["code"]
     dirty = f" + uncommitted {', '.join(c['uncommitted'])}" if c["uncommitted"] else ""
-    print(f"Code: {c['commit']}{dirty} (bot/ hash {c['bot_hash']})")
+    print(f"Code: {c['commit']}{dirty}; hash of the {len(c['files'])} measured bot/ files {c['bot_hash']}")
     if c.get("changed_during_run"):
-        print(
-            "WARNING: files under bot/ changed during this run, so these figures mix two versions: run again"
-        )
+        print("WARNING: measured bot/ files changed during this run; the figures mix two versions: run again")
     s = ours["settings"]
     print(f"Ours: threshold {s['threshold']}, margin {s['margin']} (tuned on val)")
     if anchor:
@@ -971,10 +986,7 @@ def print_report(report: Mapping[str, Any]) -> None:
         ["classify wall time (s)", cls.get("wall_s", "-")],
         ["classify ms/line incl. start-up", cls.get("ms_per_line", "failed")],
     ]
-    print(
-        f"Speed at 15,000 examples (latency over {lat['n']} test messages, in-process,"
-        f" after {WARMUP} warm-up)"
-    )
+    print(f"Speed at 15,000 examples (latency over {lat['n']} test messages, in-process, after {WARMUP} warm-up)")
     print(_table(speed, ["", "value"]))
     if cls.get("error"):
         print("classify failed:", cls["error"].strip().splitlines()[-1])
@@ -1012,10 +1024,8 @@ def print_report(report: Mapping[str, Any]) -> None:
         )
     print()
     if report["code"].get("changed_during_run"):
-        print("WARNING: bot/ changed during this run; the figures above are not one version's")
-    print(
-        "Targets" + ("  [QUICK RUN: subsets, not a result]" if report["args"].get("quick") == "True" else "")
-    )
+        print("WARNING: measured bot/ files changed during this run; the figures are not one version's")
+    print("Targets" + ("  [QUICK RUN: subsets, not a result]" if report["args"].get("quick") == "True" else ""))
     for t in report["targets"]:
         v = t["value"]
         print(f"  {t['verdict']}  {t['target']}: {_fmt(v) if v is not None else '-'} (goal {t['goal']})")
@@ -1024,9 +1034,7 @@ def print_report(report: Mapping[str, Any]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="CLINC150 data_full.json (default: %(default)s)"
-    )
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="CLINC150 data_full.json (default: %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="seed for typos, samples and perturbations")
     p.add_argument("--quick", action="store_true", help="smoke run on seeded subsets of val and test")
     p.add_argument("--skip-anchor", action="store_true", help="do not train or score the TF-IDF + SVM anchor")
