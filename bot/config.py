@@ -105,7 +105,8 @@ class Config:
             sentence = f"Conversations are erased automatically after {minutes} minutes without messages."
         else:
             hours = minutes // 60
-            sentence = f"Conversations are erased automatically after {hours} hour{'s' * (hours != 1)} without messages."
+            unit = "hour" if hours == 1 else "hours"
+            sentence = f"Conversations are erased automatically after {hours} {unit} without messages."
         return {**self.service, "auto_erase": sentence}
 
     def webhook_secret(self) -> str:

@@ -76,28 +76,33 @@ def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[
 
 
 class _Index:
-    """Sparse rows stored by feature (CSC), for fast dot products with one sparse query vector."""
+    """Sparse rows stored by feature (CSC), for fast dot products with one sparse query vector.
+
+    ``vals`` may hold several columns: one pass over the postings then yields one score per column.
+    """
 
     def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> None:
         order = np.argsort(cols, kind="stable")
         self.n_rows = n_rows
         self.indices = rows[order].astype(np.int32)
-        self.data = vals[order].astype(np.float32)
+        self.data = np.asarray(vals, dtype=np.float32)[order]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=n_cols)))).astype(np.int64)
 
-    def dot(self, feats: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """Similarity of one query vector (feature ids, weights) with every row."""
+    def dot(self, feats: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+        """Per value column, the dot product of one query vector (feature ids, weights) with every row."""
         starts = self.indptr[feats]
         lengths = self.indptr[feats + 1] - starts
         total = int(lengths.sum())
+        columns = 1 if self.data.ndim == 1 else self.data.shape[1]
         if total == 0:
-            return np.zeros(self.n_rows, dtype=np.float64)
+            return [np.zeros(self.n_rows) for _ in range(columns)]
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        return np.bincount(
-            self.indices[offsets],
-            weights=self.data[offsets] * np.repeat(weights, lengths),
-            minlength=self.n_rows,
-        )
+        rows = self.indices[offsets]
+        w = np.repeat(weights, lengths)
+        data = self.data[offsets]
+        if data.ndim == 1:
+            return [np.bincount(rows, weights=data * w, minlength=self.n_rows)]
+        return [np.bincount(rows, weights=data[:, k] * w, minlength=self.n_rows) for k in range(columns)]
 
 
 class _Features:
@@ -196,11 +201,13 @@ class Matcher:
         csum = np.bincount(cinv, weights=vals)
         crow, ccol = ckeys // n_feats, ckeys % n_feats
         cnorm = np.sqrt(np.bincount(crow, weights=csum * csum, minlength=n_labels))
-        self.centroids = _Index(crow, ccol, csum / np.maximum(cnorm[crow], 1e-12), n_labels, n_feats)
-        # Multinomial naive Bayes over the same weighted features: features a label never saw share
-        # one smoothed weight, so only the seen (label, feature) pairs need storing.
+        # Per label, two columns over the same (label, feature) pairs: the centroid's weights and
+        # multinomial naive Bayes log-weights. Features a label never saw share one smoothed
+        # naive Bayes weight (bayes_base), so only the seen pairs need storing.
         mass = np.bincount(crow, weights=csum, minlength=n_labels)
-        self.bayes = _Index(crow, ccol, np.log1p(csum / NB_ALPHA), n_labels, n_feats)
+        centroid = csum / np.maximum(cnorm[crow], 1e-12)
+        self.labels_index = _Index(crow, ccol, np.stack([centroid, np.log1p(csum / NB_ALPHA)], axis=1),
+                                   n_labels, n_feats)
         self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
 
     def _normalise_rows(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> np.ndarray:
@@ -232,9 +239,9 @@ class Matcher:
         vals = self._normalise_rows(np.zeros(len(fids), dtype=np.int64), fids,
                                     (1.0 + np.log(tf)) * self.idf[fids], 1)
         word = self.is_word[fids]
-        sims = self.examples.dot(fids[word], vals[word] / math.sqrt(WORD_WEIGHT))
-        cent = self.centroids.dot(fids, vals)
-        loglik = self.bayes.dot(fids, vals) + self.bayes_base * float(vals.sum())
+        (sims,) = self.examples.dot(fids[word], vals[word] / math.sqrt(WORD_WEIGHT))
+        cent, bayes = self.labels_index.dot(fids, vals)
+        loglik = bayes + self.bayes_base * float(vals.sum())
         candidates = self._rank(sims, cent, loglik)
         intent, suggestions = decide(candidates, self.settings)
         return Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, norm, corrections)
@@ -249,7 +256,8 @@ class Matcher:
         posterior = np.exp((loglik - loglik.max()) / NB_TEMPERATURE)
         posterior /= posterior.sum()
         scores = NB_WEIGHT * posterior + (1.0 - NB_WEIGHT) * similar
-        order = np.argsort(-scores)[:TOP_K]
+        top = np.argpartition(-scores, TOP_K)[:TOP_K] if len(scores) > TOP_K else np.arange(len(scores))
+        order = top[np.argsort(-scores[top])]
         out = []
         for li in order:
             start, end = self.bounds[li], self.bounds[li + 1]

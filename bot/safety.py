@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from bot.model import Escalation
 from bot.text import Speller, normalise, sentences
 
-MAX_SENTENCES = 2000
+MAX_SENTENCES = 2000  # a 100,000-character message is still read in full, in bounded time
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
-_PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")  # a 100,000-character message is still read in full, in bounded time
+_PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
 
 
 @dataclass(frozen=True)
