@@ -117,18 +117,13 @@ def sentences(text: str) -> list[str]:
     return parts or [text]
 
 
-_SUFFIXES = ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "s", "ly", "e")
-
-
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix-stripping stem: 'stalking', 'stalked', 'stalks' -> 'stalk'."""
     if len(word) <= 3 or not word.isalpha():
         return word
     w = word
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith("ied") and len(w) > 4:
+    if w.endswith(("ies", "ied")) and len(w) > 4:
         w = w[:-3] + "y"
     elif w.endswith("sses"):
         w = w[:-2]
