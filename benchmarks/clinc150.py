@@ -581,28 +581,27 @@ def measured_files() -> list[Path]:
     return sorted(loaded)
 
 
-def code_hash(files: Sequence[Path]) -> str:
-    """A short hash of these files' names and contents as they are now."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path).encode())
-        digest.update(path.read_bytes() if path.exists() else b"<missing>")
-    return digest.hexdigest()[:12]
+def file_hashes(files: Sequence[Path]) -> dict[str, str]:
+    """A short content hash of each file, keyed by its path in the repository."""
+    return {
+        str(f.relative_to(REPO)): hashlib.sha256(f.read_bytes() if f.exists() else b"").hexdigest()[:12] for f in files
+    }
 
 
 def code_version(files: Sequence[Path]) -> dict[str, Any]:
-    """The commit, uncommitted changes under bot/, and a hash of the measured source files."""
+    """The commit, uncommitted changes under bot/, and a hash of each measured source file."""
 
     def git(*cmd: str) -> str:
         proc = subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=REPO, check=False)
         return proc.stdout.rstrip() if proc.returncode == 0 else "?"
 
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "bot").splitlines() if line]
+    hashes = file_hashes(files)
     return {
         "commit": git("rev-parse", "--short", "HEAD"),
         "uncommitted": dirty,
-        "files": [str(f.relative_to(REPO)) for f in files],
-        "bot_hash": code_hash(files),
+        "files": hashes,
+        "bot_hash": hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12],
     }
 
 
@@ -778,8 +777,9 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     report["machine"]["loadavg_end"] = os.getloadavg()
     # the working tree is shared: a matcher edited mid-run would mix two versions in one report
-    files = [REPO / f for f in report["code"]["files"]]
-    report["code"]["changed_during_run"] = code_hash(files) != report["code"]["bot_hash"]
+    before = report["code"]["files"]
+    after = file_hashes([REPO / f for f in before])
+    report["code"]["changed_during_run"] = sorted(f for f in before if before[f] != after[f])
     report["targets"] = targets(report)
     print_report(report)
     return report
@@ -937,7 +937,8 @@ def print_report(report: Mapping[str, Any]) -> None:
     dirty = f" + uncommitted {', '.join(c['uncommitted'])}" if c["uncommitted"] else ""
     print(f"Code: {c['commit']}{dirty}; hash of the {len(c['files'])} measured bot/ files {c['bot_hash']}")
     if c.get("changed_during_run"):
-        print("WARNING: measured bot/ files changed during this run; the figures mix two versions: run again")
+        changed = ", ".join(c["changed_during_run"])
+        print(f"WARNING: {changed} changed during this run; the figures mix two versions: run again")
     s = ours["settings"]
     print(f"Ours: threshold {s['threshold']}, margin {s['margin']} (tuned on val)")
     if anchor:
