@@ -853,7 +853,8 @@ def analyse(
     loader.load()
     checker = _Checker(loader, for_serving, normalise)
     catalog = checker.run()
-    return Analysis(catalog, loader.problems, str(directory), len(loader.texts), _sources(loader),
+    problems = sorted(loader.problems, key=Problem.sort_key)
+    return Analysis(catalog, problems, str(directory), len(loader.texts), _sources(loader),
                     MappingProxyType(checker.normalised))
 
 
