@@ -542,6 +542,7 @@ class _Checker:
         self.normalise = normalise
         self.intent_by_id: dict[str, _Entry] = {}
         self.known_placeholders: set[str] = set()
+        self.status_placeholders: set[str] = set()
         self.fill_values: dict[str, str] = {}
         self.normalised: dict[str, str] = {}  # example -> normalised form, shared with check
         self.url_values = placeholders.values(loader.service, (), datetime.now(UTC), as_html=False)
@@ -562,7 +563,7 @@ class _Checker:
         self.placeholder_values(hours_by_id.values())
         for key, text in ld.hours_texts:
             ld.file = text.file
-            self.check_html(text, {"closes"} if key == "open_text" else {"opens"}, key)
+            self.check_html(text, self.status_placeholders | {"closes" if key == "open_text" else "opens"}, key)
         self.examples()
         intents = [self.build_intent(e) for e in self.intent_by_id.values()]
         escalations = [self.build_escalation(e) for e in escalation_by_id.values()]
@@ -592,22 +593,21 @@ class _Checker:
 
     def placeholder_values(self, hours: Iterable[OpeningHours]) -> None:
         values = placeholders.values(self.ld.service, (), datetime.now(UTC))
+        self.status_placeholders = set(values)  # what a status text may use besides {opens}/{closes}
         for h in hours:
             # the longer of the two texts, so the length check covers both
-            opened = placeholders.fill(h.open_text, {"closes": "16:00"}) if self.fillable(h.open_text) else ""
-            closed = (placeholders.fill(h.closed_text, {"opens": "on Wednesday 30 September at 09:30"})
-                      if self.fillable(h.closed_text) else "")
+            opened = self.fill_or_empty(h.open_text, {**values, "closes": "16:00"})
+            closed = self.fill_or_empty(h.closed_text, {**values, "opens": "on Wednesday 30 September at 09:30"})
             values[f"{h.id}_status"] = max(opened, closed, key=len)
         self.fill_values = values
         self.known_placeholders = set(values)
 
     @staticmethod
-    def fillable(template: str) -> bool:
+    def fill_or_empty(template: str, values: Mapping[str, str]) -> str:
         try:
-            placeholders.fill(template, {"closes": "", "opens": ""})
+            return placeholders.fill(template, values)
         except placeholders.PlaceholderError:
-            return False
-        return True
+            return ""  # reported by check_html
 
     def check_html(self, text: _Text, known: set[str], what: str) -> bool:
         """HTML and placeholder checks on one template; True when it can be served."""

@@ -7,6 +7,7 @@ changes: every comparison happens in local time via zoneinfo.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -79,11 +80,12 @@ def describe_opening(opening: datetime, now: datetime) -> str:
     return f"on {weekday} {opening.day} {opening.strftime('%B')} at {at}"
 
 
-def status_text(hours: OpeningHours, now: datetime) -> str:
-    """The line's open_text or closed_text for ``now``, with {closes} or {opens} filled in."""
+def status_text(hours: OpeningHours, now: datetime, values: Mapping[str, str] | None = None) -> str:
+    """The line's open_text or closed_text for ``now``: {closes} or {opens} filled in, and any of
+    ``values`` (the service placeholders, e.g. {emergency_number}) the text uses."""
     closes = closes_at(hours, now)
     if closes is not None:
-        return fill(hours.open_text, {"closes": closes.strftime("%H:%M")})
+        return fill(hours.open_text, {**(values or {}), "closes": closes.strftime("%H:%M")})
     opening = next_opening(hours, now)
     opens = describe_opening(opening, now) if opening else "on a date not yet announced"
-    return fill(hours.closed_text, {"opens": opens})
+    return fill(hours.closed_text, {**(values or {}), "opens": opens})

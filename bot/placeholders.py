@@ -90,9 +90,15 @@ def values(
     from bot.hours import status_text
     from bot.htmltext import to_plain
 
-    out = {key: html.escape(str(value)) if as_html else str(value) for key, value in service.items()}
-    out["report_online"] = report_online(str(service.get("report_url", "")), as_html=as_html)
+    url = str(service.get("report_url", ""))
+    escaped = {key: html.escape(str(value)) for key, value in service.items()}
+    escaped["report_online"] = report_online(url, as_html=True)
+    out = dict(escaped)
+    if not as_html:
+        out = {key: str(value) for key, value in service.items()}
+        out["report_online"] = report_online(url, as_html=False)
     for h in hours:
-        text = status_text(h, now)
+        # status texts are HTML and may use the service placeholders (but not another status)
+        text = status_text(h, now, escaped)
         out[f"{h.id}_status"] = text if as_html else to_plain(text)
     return out

@@ -68,7 +68,7 @@ GOOD = {
             name: National Stalking Helpline
             weekly: {monday: "09:30-16:00", wednesday: ["13:00-16:00", "09:30-11:00"]}
             closed_dates: [2026-12-25, "2026-12-28"]
-            open_text: The helpline is open now, until {closes}.
+            open_text: The helpline ({helpline_number}) is open now, until {closes}.
             closed_text: The helpline is closed. It opens {opens}.
     """,
     "responses.yaml": """\
@@ -171,7 +171,7 @@ BROKEN = {
               mondy: ["09:00-17:00"]  #! E (did you mean 'monday'?)
               tuesday: ["17:00-09:00"]  #! E closes before it opens
             closed_dates: [not a date]  #! E closed_dates: 'not a date' is not a date
-            open_text: open, {helpline_number}  #! E open_text: unknown placeholder {helpline_number}
+            open_text: open, {helpline_numbr}  #! E open_text: unknown placeholder {helpline_numbr}
             closed_text: closed
         responses:
           fallbak: {answer: x}  #! E unknown response 'fallbak' (did you mean 'fallback'?)

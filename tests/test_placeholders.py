@@ -51,9 +51,11 @@ def test_report_online_without_a_url_points_to_the_force_website() -> None:
     assert values(SERVICE, (), datetime.now(UTC))["report_online"] == REPORT_ONLINE_FALLBACK
 
 
-def test_values_include_each_line_status() -> None:
+def test_values_include_each_line_status_with_service_placeholders() -> None:
     hours = OpeningHours("nsh", "NSH", "Europe/London", MappingProxyType({0: (parse_span("09:30-16:00"),)}),
-                         frozenset(), "<b>Open</b> until {closes}.", "Closed; opens {opens}.")
+                         frozenset(), "<b>Open</b> until {closes}, {organisation}.", "Closed; opens {opens}.")
     monday_ten = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
-    assert values(SERVICE, [hours], monday_ten)["nsh_status"] == "<b>Open</b> until 16:00."
-    assert values(SERVICE, [hours], monday_ten, as_html=False)["nsh_status"] == "Open until 16:00."
+    assert values(SERVICE, [hours], monday_ten)["nsh_status"] == (
+        "<b>Open</b> until 16:00, Smith &amp; Jones &lt;Police&gt;.")
+    assert values(SERVICE, [hours], monday_ten, as_html=False)["nsh_status"] == (
+        "Open until 16:00, Smith & Jones <Police>.")
