@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.htmltext import TELEGRAM_LIMIT, escape, split_html, to_plain
+from bot.htmltext import TELEGRAM_LIMIT, escape, split_html, tg_len, to_plain
 from bot.messages import Reply, ReplyButton
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,13 @@ async def with_retries(op: Callable[[], Awaitable[T]], policy: SendPolicy) -> T:
             await asyncio.sleep(delay)
 
 
-def keyboard(buttons: Sequence[ReplyButton]) -> InlineKeyboardMarkup | None:
-    """One button per row; buttons Telegram would refuse are left out (and logged) instead of failing."""
+@lru_cache(maxsize=1024)
+def keyboard(buttons: tuple[ReplyButton, ...]) -> InlineKeyboardMarkup | None:
+    """One button per row; buttons Telegram would refuse are left out (and logged) instead of failing.
+
+    Cached: answers come from a fixed catalog, so the same few keyboards are built again and again
+    (PTB's markup objects are immutable, so sharing them is safe).
+    """
     rows: list[list[InlineKeyboardButton]] = []
     for b in buttons:
         if not b.text.strip():
@@ -152,7 +157,10 @@ async def send_html(
 
 async def send_reply(bot: Bot, chat_id: int, reply: Reply, policy: SendPolicy) -> list[Message]:
     """Send one Reply: split at paragraphs when over Telegram's limit, buttons under the last part."""
-    parts = split_html(reply.html)
+    # Tags and entities only shorten the text, so HTML within the limit fits as it is; only long
+    # answers pay for the tag-aware splitter.
+    html = reply.html
+    parts = [html] if html.strip() and tg_len(html) <= TELEGRAM_LIMIT else split_html(html)
     if not parts:
         log.warning("empty %s reply skipped", reply.kind)
         return []
