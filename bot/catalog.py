@@ -772,6 +772,8 @@ class _Checker:
     def serving(self, escalations: Mapping[str, _Entry], responses: Mapping[str, _Entry]) -> None:
         """What a catalog needs before the bot may serve it: errors when serving, warnings otherwise."""
         ld = self.ld
+        if not ld.texts:  # no file could be read: that error says it all
+            return
         report = ld.error if self.for_serving else ld.warn
         consequence = "" if self.for_serving else " (the bot will refuse to serve this catalog)"
         ld.file = str(ld.directory)

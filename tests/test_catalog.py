@@ -363,10 +363,10 @@ def test_placeholder_link_is_checked_once_filled(tmp_path: Path) -> None:
 
 
 def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
-    catalog, problems = load_catalog(tmp_path / "nope")
-    assert catalog is None and "no such folder" in problems[0].message
-    catalog, problems = load_catalog(tmp_path)
-    assert catalog is None and "no intent files" in problems[0].message
+    catalog, problems = load_catalog(tmp_path / "nope", for_serving=True)
+    assert catalog is None and [p.message for p in problems] == ["no such folder of intent files"]
+    catalog, problems = load_catalog(tmp_path, for_serving=True)
+    assert catalog is None and [p.message for p in problems] == ["no intent files (*.yaml) in this folder"]
 
 
 def test_empty_file_is_a_warning(tmp_path: Path) -> None:
