@@ -226,7 +226,7 @@ class _Loader:
                 root, problems = parse_text(text)
             for p in problems:
                 self.error(None, p.message, p.line, p.col)
-            if root is not None:
+            if root is not None and not _empty(root):
                 self.read_file(root)
             elif text is not None and not problems:
                 self.warn(None, "empty file", 1, 1)

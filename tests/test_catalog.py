@@ -370,11 +370,11 @@ def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
 
 
 def test_empty_file_is_a_warning(tmp_path: Path) -> None:
-    write(tmp_path, {**GOOD, "empty.yaml": "# nothing yet\n"})
+    write(tmp_path, {**GOOD, "empty.yaml": "# nothing yet\n", "empty2.yaml": "---\n"})
     catalog, problems = load_catalog(tmp_path)
     assert catalog is not None
     empty = [str(p.source) for p in problems if p.message == "empty file"]
-    assert empty == [f"{tmp_path / 'empty.yaml'}:1:1"]
+    assert empty == [f"{tmp_path / 'empty.yaml'}:1:1", f"{tmp_path / 'empty2.yaml'}:1:1"]
 
 
 def test_each_bad_example_is_reported_once(tmp_path: Path) -> None:
