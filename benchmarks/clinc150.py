@@ -249,10 +249,19 @@ def _ratio(num: int, den: int) -> float:
 
 
 def mcc(golds: Sequence[str], preds: Sequence[str]) -> float:
-    """Multiclass Matthews correlation coefficient (scikit-learn's definition)."""
-    from sklearn.metrics import matthews_corrcoef
+    """Multiclass Matthews correlation coefficient (Gorodkin's R_K, as scikit-learn computes it).
 
-    return float(matthews_corrcoef(list(golds), list(preds)))
+    Pure numpy, so the tests need no scikit-learn (a benchmark-only extra).
+    """
+    import numpy as np
+
+    labels = {label: i for i, label in enumerate(sorted(set(golds) | set(preds)))}
+    confusion = np.zeros((len(labels), len(labels)))
+    np.add.at(confusion, ([labels[g] for g in golds], [labels[p] for p in preds]), 1)
+    true, pred = confusion.sum(axis=1), confusion.sum(axis=0)
+    correct, total = np.trace(confusion), confusion.sum()
+    denominator = np.sqrt((total**2 - pred @ pred) * (total**2 - true @ true))
+    return float((correct * total - true @ pred) / denominator) if denominator else 0.0
 
 
 def score(golds: Sequence[str], preds: Sequence[str | None]) -> Scores:
