@@ -270,6 +270,28 @@ def decode(data: bytes) -> tuple[str | None, list[YamlProblem]]:
     return text, []
 
 
+def _hint(exc: yaml.MarkedYAMLError, text: str, mark: Any) -> str:
+    """What an admin most likely did, for the syntax errors people actually make."""
+    problem, context = exc.problem or "", exc.context or ""
+    started = f" on line {exc.context_mark.line + 1}" if exc.context_mark is not None else ""
+    if "cannot start any token" in problem and mark is not None:
+        ch = text[mark.index] if mark.index < len(text) else ""
+        if ch == "\t":
+            return ": a tab; indent with spaces"
+        return f": text cannot start with {ch!r}; put the text in quotes"
+    if "mapping values are not allowed" in problem:
+        return ": a ': ' inside text needs the text in quotes, or this line is indented wrongly"
+    if "flow sequence" in context:
+        return f": a list opened with [{started} is not closed with ] (or a comma is missing)"
+    if "flow mapping" in context:
+        return f": a {{ opened{started} is not closed with }} (or a comma is missing)"
+    if "quoted scalar" in context:
+        return f": the quote opened{started} is not closed"
+    if "block collection" in context or "block mapping" in context:
+        return ": check the indentation of this line against the lines above"
+    return ""
+
+
 def parse_text(text: str) -> tuple[YNode | None, list[YamlProblem]]:
     """Compose YAML text into Y nodes; problems are positioned, and the node is None when unreadable."""
     composer = _Composer(text)
@@ -283,7 +305,8 @@ def parse_text(text: str) -> tuple[YNode | None, list[YamlProblem]]:
         what = exc.problem or "invalid YAML"
         if exc.context:
             what = f"{what} ({exc.context})"
-        return None, [*composer.problems, YamlProblem(line, col, f"YAML syntax error: {what}")]
+        hint = _hint(exc, text, mark)
+        return None, [*composer.problems, YamlProblem(line, col, f"YAML syntax error: {what}{hint}")]
     except yaml.YAMLError as exc:
         return None, [*composer.problems, YamlProblem(1, 1, f"YAML error: {exc}")]
     return root, composer.problems

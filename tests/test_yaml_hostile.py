@@ -182,6 +182,23 @@ def test_syntax_error_has_a_position(parser: str) -> None:
     assert problems[0].line >= 3
 
 
+@pytest.mark.parametrize(
+    ("text", "line", "hint"),
+    [
+        ("a:\n\t- x\n", 2, "a tab; indent with spaces"),
+        ("a: @x\n", 1, "put the text in quotes"),
+        ("a: b: c\n", 1, "needs the text in quotes"),
+        ("a: [b, c\nd: 1\n", 2, "a list opened with [ on line 1 is not closed"),
+        ('a: "x\n', 2, "the quote opened on line 1 is not closed"),
+        ("a:\n  - b\n - c\n", 3, "check the indentation"),
+    ],
+)
+def test_syntax_errors_say_what_to_do(parser: str, text: str, line: int, hint: str) -> None:
+    root, problems = parse_text(text)
+    assert root is None and len(problems) == 1
+    assert problems[0].line == line and hint in problems[0].message, problems[0]
+
+
 def test_huge_integer_is_refused_cleanly(parser: str) -> None:
     root, problems = parse_text("a: " + "9" * 5000 + "\n")
     assert root is None and problems[0].line == 1
