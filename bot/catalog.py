@@ -261,9 +261,14 @@ class _Loader:
 
     def keys(self, node: YMap, allowed: tuple[str, ...], where: str) -> None:
         for key, key_node in node.keys.items():
-            if key not in allowed:
-                self.error(key_node, f"unknown key {key!r} {where}{suggest(key, allowed)}; "
-                                     f"known keys: {', '.join(allowed)}")
+            if key in allowed:
+                continue
+            if allowed is TOP_KEYS and key in INTENT_KEYS + ESCALATION_KEYS:
+                self.error(key_node, f"{key!r} is at the top of the file, but it belongs to an intent or "
+                                     "escalation: indent it to line up with the 'id:' above")
+                continue
+            self.error(key_node, f"unknown key {key!r} {where}{suggest(key, allowed)}; "
+                                 f"known keys: {', '.join(allowed)}")
 
     def text(
         self, node: YNode | None, what: str, *, required: bool = False, parent: YNode | None = None

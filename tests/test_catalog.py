@@ -398,6 +398,19 @@ def test_each_bad_example_is_reported_once(tmp_path: Path) -> None:
                      (11, "error", "examples is empty")]
 
 
+def test_a_key_indented_too_little_is_explained(tmp_path: Path) -> None:
+    write(tmp_path, {"x.yaml": """\
+        intents:
+          - id: a
+            examples: [one, two, three, four, five]
+        answer: x
+    """})
+    _, problems = load_catalog(tmp_path)
+    errors = [(p.source.line, p.message) for p in problems if p.is_error]
+    assert errors[0] == (4, "'answer' is at the top of the file, but it belongs to an intent or escalation: "
+                            "indent it to line up with the 'id:' above")
+
+
 def test_settings_in_two_files_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, {**GOOD, "z.yaml": "settings: {threshold: 50}\n"})
     catalog, problems = load_catalog(tmp_path)
