@@ -407,8 +407,11 @@ def test_a_key_indented_too_little_is_explained(tmp_path: Path) -> None:
     """})
     _, problems = load_catalog(tmp_path)
     errors = [(p.source.line, p.message) for p in problems if p.is_error]
-    assert errors[0] == (4, "'answer' is at the top of the file, but it belongs to an intent or escalation: "
-                            "indent it to line up with the 'id:' above")
+    assert errors == [
+        (2, "missing answer: add a line 'answer: ...'"),
+        (4, "'answer' is at the top of the file, but it belongs to an intent or escalation: "
+            "indent it to line up with the 'id:' above"),
+    ]
 
 
 def test_settings_in_two_files_is_an_error(tmp_path: Path) -> None:
