@@ -240,3 +240,29 @@ def test_a_file_of_endless_problems_is_cut_short(tmp_path: Path) -> None:
     in_file = [p for p in problems if p.source.file == str(tmp_path / "many.yaml")]
     assert len(in_file) == catalog_mod.MAX_PROBLEMS_PER_FILE + 1
     assert sum(p.message.startswith("too many problems in this file") for p in in_file) == 1
+
+
+_KEYS = sorted({*catalog_mod.TOP_KEYS, *catalog_mod.INTENT_KEYS, *catalog_mod.ESCALATION_KEYS,
+                *catalog_mod.HOURS_KEYS, *catalog_mod.BUTTON_KEYS, *catalog_mod.SETTINGS_KEYS,
+                "fallback", "none_of_these", "monday", "friday"})
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-5, 200), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["x", "hello there", "09:30-16:00", "2026-12-25", "<b>x", "{emergency_number}", "a & b",
+                     "https://x.org", "http://x.org", "(", "menu", "emergency", "Europe/London", ""]),
+)
+_documents = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(_KEYS), inner, max_size=5)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(catalog_mod.TOP_KEYS), _documents, max_size=4))
+def test_catalog_loader_never_crashes_on_odd_structures(
+    tmp_path_factory: pytest.TempPathFactory, document: dict[str, object]
+) -> None:
+    folder = tmp_path_factory.mktemp("shapes")
+    (folder / "x.yaml").write_text(yaml.safe_dump(document))
+    catalog, problems = load_catalog(folder, for_serving=True)
+    assert all(p.source.line >= 1 or p.source.file == str(folder) for p in problems)
