@@ -32,7 +32,6 @@ NEAREST_WEIGHT = 0.25  # share of an intent's score from its nearest example; th
 TOP_K = 5
 NB_ALPHA = 0.03  # naive Bayes smoothing
 NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
-NB_WEIGHT = 0.5  # share of the score from the naive Bayes posterior; the rest from similarity
 
 
 @dataclass(frozen=True)
@@ -255,7 +254,10 @@ class Matcher:
         loglik = np.where(self.bounds[1:] > self.bounds[:-1], loglik, -np.inf)
         posterior = np.exp((loglik - loglik.max()) / NB_TEMPERATURE)
         posterior /= posterior.sum()
-        scores = NB_WEIGHT * posterior + (1.0 - NB_WEIGHT) * similar
+        # Geometric mean: an intent must both explain the message's words (naive Bayes, relative
+        # to the others) and be close to it in absolute terms (similarity) to score high, which is
+        # what tells an unknown topic from a known one.
+        scores = np.sqrt(posterior * np.maximum(similar, 0.0))
         top = np.argpartition(-scores, TOP_K)[:TOP_K] if len(scores) > TOP_K else np.arange(len(scores))
         order = top[np.argsort(-scores[top])]
         out = []
