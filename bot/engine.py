@@ -98,6 +98,11 @@ class Engine:
         """The matcher of the catalog being served."""
         return self._snap.matcher
 
+    @property
+    def detector(self) -> Detector:
+        """The escalation detector of the catalog being served."""
+        return self._snap.detector
+
     def swap(self, catalog: Catalog) -> None:
         """Serve a new catalog; built fully before the one assignment that switches over."""
         self._snap = _snapshot(catalog)

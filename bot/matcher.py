@@ -30,6 +30,7 @@ CHAR_NGRAMS = (3, 4, 5)
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
 NEAREST_WEIGHT = 0.25  # share of an intent's score from its nearest example; the rest from its centroid
 TOP_K = 5
+BATCH = 64  # messages scored together by match_many (bounded memory: BATCH x examples floats)
 NB_ALPHA = 0.03  # naive Bayes smoothing
 NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
 
@@ -87,21 +88,27 @@ class _Index:
         self.data = np.asarray(vals, dtype=np.float32)[order]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=n_cols)))).astype(np.int64)
 
-    def dot(self, feats: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
-        """Per value column, the dot product of one query vector (feature ids, weights) with every row."""
+    def dot(self, queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """Per value column, a (queries x rows) matrix of dot products; a query is (feature ids, weights)."""
+        n = len(queries)
+        feats = np.concatenate([q[0] for q in queries])
+        weights = np.concatenate([q[1] for q in queries])
+        owner = np.repeat(np.arange(n), [len(q[0]) for q in queries])
         starts = self.indptr[feats]
         lengths = self.indptr[feats + 1] - starts
         total = int(lengths.sum())
         columns = 1 if self.data.ndim == 1 else self.data.shape[1]
         if total == 0:
-            return [np.zeros(self.n_rows) for _ in range(columns)]
+            return [np.zeros((n, self.n_rows)) for _ in range(columns)]
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        rows = self.indices[offsets]
+        cells = self.indices[offsets] + np.repeat(owner * self.n_rows, lengths)
         w = np.repeat(weights, lengths)
         data = self.data[offsets]
+        size = n * self.n_rows
         if data.ndim == 1:
-            return [np.bincount(rows, weights=data * w, minlength=self.n_rows)]
-        return [np.bincount(rows, weights=data[:, k] * w, minlength=self.n_rows) for k in range(columns)]
+            return [np.bincount(cells, weights=data * w, minlength=size).reshape(n, self.n_rows)]
+        return [np.bincount(cells, weights=data[:, k] * w, minlength=size).reshape(n, self.n_rows)
+                for k in range(columns)]
 
 
 class _Features:
@@ -143,6 +150,17 @@ class _Features:
             if fid >= 0:
                 out.append(fid)
         return out
+
+
+@dataclass(frozen=True)
+class _Query:
+    """A message ready to score: its weighted features."""
+
+    normalised: str
+    corrections: tuple[tuple[str, str], ...]
+    fids: np.ndarray
+    vals: np.ndarray
+    word: np.ndarray  # which features are word-level
 
 
 class Matcher:
@@ -220,6 +238,34 @@ class Matcher:
 
     def match(self, text: str) -> Match:
         """Score a message against every intent and decide."""
+        return self.match_many([text])[0]
+
+    def match_many(self, texts: Sequence[str]) -> list[Match]:
+        """``match`` for many messages, scored together in batches (what `classify` uses)."""
+        results: list[Match | None] = []
+        pending: list[tuple[int, _Query]] = []
+        for text in texts:
+            prepared = self._prepare(text)
+            if isinstance(prepared, Match):
+                results.append(prepared)
+            else:
+                pending.append((len(results), prepared))
+                results.append(None)
+        for start in range(0, len(pending), BATCH):
+            batch = pending[start : start + BATCH]
+            word_queries = [(q.fids[q.word], q.vals[q.word] / math.sqrt(WORD_WEIGHT)) for _, q in batch]
+            (sims,) = self.examples.dot(word_queries)
+            cent, bayes = self.labels_index.dot([(q.fids, q.vals) for _, q in batch])
+            mass = np.array([float(q.vals.sum()) for _, q in batch])
+            ranked = self._rank(sims, cent, bayes + np.outer(mass, self.bayes_base))
+            for (i, q), candidates in zip(batch, ranked, strict=True):
+                intent, suggestions = decide(candidates, self.settings)
+                results[i] = Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, q.normalised,
+                                   q.corrections)
+        return [r for r in results if r is not None]
+
+    def _prepare(self, text: str) -> Match | _Query:
+        """A final Match for empty and exact messages; otherwise the message's weighted features."""
         norm = " ".join(normalise(text).split()[:MAX_WORDS])
         if not norm:
             return Match(None, 0.0, "empty", (), normalised=norm)
@@ -227,7 +273,6 @@ class Matcher:
         if exact is not None:
             label = self.labels[exact[0]]
             return Match(label, 100.0, "exact", (Candidate(label, 100.0, exact[1]),), normalised=norm)
-
         words = norm.split()
         corrected = [self.speller.correct(w) for w in words]
         corrections = tuple((a, b) for a, b in zip(words, corrected, strict=True) if a != b)
@@ -237,37 +282,36 @@ class Matcher:
         fids, tf = np.unique(np.array(ids, dtype=np.int64), return_counts=True)
         vals = self._normalise_rows(np.zeros(len(fids), dtype=np.int64), fids,
                                     (1.0 + np.log(tf)) * self.idf[fids], 1)
-        word = self.is_word[fids]
-        (sims,) = self.examples.dot(fids[word], vals[word] / math.sqrt(WORD_WEIGHT))
-        cent, bayes = self.labels_index.dot(fids, vals)
-        loglik = bayes + self.bayes_base * float(vals.sum())
-        candidates = self._rank(sims, cent, loglik)
-        intent, suggestions = decide(candidates, self.settings)
-        return Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, norm, corrections)
+        return _Query(norm, corrections, fids, vals, self.is_word[fids])
 
-    def _rank(self, sims: np.ndarray, cent: np.ndarray, loglik: np.ndarray) -> tuple[Candidate, ...]:
-        best = np.zeros(len(self.labels))
-        best[self.nonempty] = np.maximum.reduceat(sims, self.bounds[self.nonempty])
+    def _rank(self, sims: np.ndarray, cent: np.ndarray, loglik: np.ndarray) -> list[tuple[Candidate, ...]]:
+        """Top candidates for each row of a batch (rows: messages; columns: examples or labels)."""
+        best = np.zeros_like(cent)
+        best[:, self.nonempty] = np.maximum.reduceat(sims, self.bounds[self.nonempty], axis=1)
         similar = NEAREST_WEIGHT * best + (1.0 - NEAREST_WEIGHT) * cent
         # the none class has no meaningful centroid: judge it by its nearest example alone
-        similar[self.none_label] = best[self.none_label]
+        similar[:, self.none_label] = best[:, self.none_label]
         loglik = np.where(self.bounds[1:] > self.bounds[:-1], loglik, -np.inf)
-        posterior = np.exp((loglik - loglik.max()) / NB_TEMPERATURE)
-        posterior /= posterior.sum()
+        posterior = np.exp((loglik - loglik.max(axis=1, keepdims=True)) / NB_TEMPERATURE)
+        posterior /= posterior.sum(axis=1, keepdims=True)
         # Geometric mean: an intent must both explain the message's words (naive Bayes, relative
         # to the others) and be close to it in absolute terms (similarity) to score high, which is
         # what tells an unknown topic from a known one.
         scores = np.sqrt(posterior * np.maximum(similar, 0.0))
-        top = np.argpartition(-scores, TOP_K)[:TOP_K] if len(scores) > TOP_K else np.arange(len(scores))
-        order = top[np.argsort(-scores[top])]
-        out = []
-        for li in order:
-            start, end = self.bounds[li], self.bounds[li + 1]
-            if start == end:
-                continue
-            nearest = start + int(np.argmax(sims[start:end]))
-            out.append(Candidate(self.labels[li], round(float(scores[li]) * 100.0, 1), self.example_text[nearest]))
-        return tuple(out)
+        k = min(TOP_K, scores.shape[1])
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        ranked = []
+        for row, labels in enumerate(top):
+            out = []
+            for li in labels[np.argsort(-scores[row, labels])]:
+                start, end = self.bounds[li], self.bounds[li + 1]
+                if start == end:
+                    continue
+                nearest = start + int(np.argmax(sims[row, start:end]))
+                out.append(Candidate(self.labels[li], round(float(scores[row, li]) * 100.0, 1),
+                                     self.example_text[nearest]))
+            ranked.append(tuple(out))
+        return ranked
 
     def vocabulary(self) -> Iterable[str]:
         """Every word the catalog's examples use."""
