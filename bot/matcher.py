@@ -111,6 +111,29 @@ class _Index:
                 for k in range(columns)]
 
 
+class _Dense:
+    """Per-feature rows of label weights (features x labels x columns), for labels: few, shared widely.
+
+    Character n-grams appear under most labels, so a dense gather of one row per query feature
+    beats walking sparse postings here.
+    """
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> None:
+        self.n_rows = n_rows
+        self.columns = vals.shape[1]
+        self.matrix = np.zeros((n_cols, self.columns * n_rows), dtype=np.float32)
+        for k in range(self.columns):
+            self.matrix[cols, k * n_rows + rows] = vals[:, k]
+
+    def dot(self, queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """Per value column, a (queries x rows) matrix of dot products; a query is (feature ids, weights)."""
+        feats = np.concatenate([q[0] for q in queries])
+        weights = np.concatenate([q[1] for q in queries]).astype(np.float32)
+        bounds = np.cumsum([0] + [len(q[0]) for q in queries[:-1]])
+        summed = np.add.reduceat(self.matrix[feats] * weights[:, None], bounds, axis=0).astype(np.float64)
+        return [summed[:, k * self.n_rows : (k + 1) * self.n_rows] for k in range(self.columns)]
+
+
 class _Features:
     """Maps normalised words to feature ids: stems, stem pairs and character n-grams of each word."""
 
@@ -223,7 +246,7 @@ class Matcher:
         # naive Bayes weight (bayes_base), so only the seen pairs need storing.
         mass = np.bincount(crow, weights=csum, minlength=n_labels)
         centroid = csum / np.maximum(cnorm[crow], 1e-12)
-        self.labels_index = _Index(crow, ccol, np.stack([centroid, np.log1p(csum / NB_ALPHA)], axis=1),
+        self.labels_index = _Dense(crow, ccol, np.stack([centroid, np.log1p(csum / NB_ALPHA)], axis=1),
                                    n_labels, n_feats)
         self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
 

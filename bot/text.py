@@ -17,7 +17,8 @@ from rapidfuzz.distance import OSA
 # Characters people (and phone keyboards) use for an apostrophe.
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u02b9\u0060\u00b4\u2032\uff07"), "'")
 # Zero-width and direction marks: invisible, but they split words for a naive tokenizer.
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e"))
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e"))
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NON_WORD = re.compile(r"[^a-z0-9']+")
 _APOS_RUN = re.compile(r"'+")
 
@@ -76,8 +77,10 @@ _BARE = {
 
 def fold(text: str) -> str:
     """Unicode-normalise and casefold; keep punctuation (safety patterns may want it)."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES)
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text.casefold())
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES).casefold()
+    if text.isascii():  # the common case: only ASCII control characters to blank out
+        return _ASCII_CONTROL.sub(" ", text)
+    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
 
 
 @lru_cache(maxsize=65536)
