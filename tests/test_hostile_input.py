@@ -36,8 +36,8 @@ LONG = 100_000
 
 # The invisible characters the issue names: zero-width, direction marks and embeddings, word joiners.
 INVISIBLE = "".join(map(chr, [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), 0xFEFF]))
-# The subset bot.text removes before matching; the rest are covered by an xfail below.
-REMOVED_INVISIBLE = "".join(map(chr, [*range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, 0xFEFF]))
+# What bot.text removes before matching (soft hyphen included); the rest are covered by an xfail below.
+REMOVED_INVISIBLE = "".join(map(chr, [0xAD, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, 0xFEFF]))
 WORDS = [
     "how do i report stalking ", "he is outside ", "help ", "privacy ", "/start ", "/emergency ", "/help@bot ",
     "kill ", "evidence ", "stalkng ", "HELPLINE ", "i'm ", "rn ", "999 ", "ok ", "/erase ", "none ",
@@ -266,6 +266,22 @@ def test_invisible_characters_inside_danger_do_not_hide_it(
     assert respond(engine, text).escalations == (DANGER[danger],)
 
 
+@budget(300)
+@given(data=st.data())
+def test_invisible_characters_case_and_curly_apostrophes_do_not_change_the_match(
+    engine: Engine, data: st.DataObject
+) -> None:
+    example = data.draw(st.sampled_from(sorted({e for i in engine.catalog.intents for e in i.examples})))
+    text = example.upper() if data.draw(st.booleans()) else example
+    text = text.replace("'", "\u2019")
+    for _ in range(data.draw(st.integers(1, 5))):
+        at = data.draw(st.integers(0, len(text)))
+        text = text[:at] + data.draw(st.sampled_from(list(REMOVED_INVISIBLE))) + text[at:]
+    plain, decorated = engine.matcher.match(example), engine.matcher.match(text)
+    assert (decorated.normalised, decorated.intent, decorated.score) == (plain.normalised, plain.intent, plain.score)
+    assert respond(engine, text).escalations == respond(engine, example).escalations
+
+
 def test_neutral_sentences_escalate_nothing(engine: Engine) -> None:
     """The premise of the filler tests: no neutral sentence escalates, alone or all together."""
     for sentence in [*NEUTRAL, ". ".join(NEUTRAL), "ok"]:
@@ -380,8 +396,8 @@ def test_a_new_line_starts_a_new_sentence_for_the_escalation_check(engine: Engin
     "bot/text.py _INVISIBLE lacks these format characters; fold() turns them into a space, which splits "
     "the word they sit in ('out\\u2061side' -> 'out side'), so the danger phrase is missed"
 ))
-@pytest.mark.parametrize("char", ["\u2061", "\u2062", "\u2063", "\u2064", "\u2066", "\u2067", "\u2068", "\u2069",
-                                  "\u00ad"], ids=lambda c: f"U+{ord(c):04X}")
+@pytest.mark.parametrize("char", ["\u2061", "\u2062", "\u2063", "\u2064", "\u2066", "\u2067", "\u2068", "\u2069"],
+                         ids=lambda c: f"U+{ord(c):04X}")
 def test_other_invisible_characters_inside_a_word_do_not_hide_danger(engine: Engine, char: str) -> None:
     assert respond(engine, f"he is out{char}side my house right now").escalations == ("emergency",)
 
