@@ -37,7 +37,14 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram_admin import AdminTools, IntentWatcher
-from bot.channels.telegram_send import ChatGone, SendPolicy, answer_query, delete_all, send_reply
+from bot.channels.telegram_send import (
+    ChatGone,
+    InflightLimit,
+    SendPolicy,
+    answer_query,
+    delete_all,
+    send_reply,
+)
 from bot.config import TOKEN_ENV, Config
 from bot.engine import COMMAND_DESCRIPTIONS
 from bot.htmltext import escape
@@ -51,6 +58,7 @@ ADMIN_COMMANDS = ("/stats", "/reload")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "channel_post")
 DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
 STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
+INFLIGHT = 32  # Bot API requests in flight at once (see InflightLimit)
 BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
@@ -532,6 +540,7 @@ def build_application(config: Config, token: str, channel: TelegramChannel) -> A
         .base_url(config.telegram.base_url)
         .defaults(defaults)
         .concurrent_updates(256)
+        .rate_limiter(InflightLimit(INFLIGHT))
         .job_queue(None)
         .post_init(channel.post_init)
         .post_shutdown(channel.post_shutdown)

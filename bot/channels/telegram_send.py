@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache, partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import BaseRateLimiter
 
 from bot.htmltext import TELEGRAM_LIMIT, escape, split_html, tg_len, to_plain
 from bot.messages import Reply, ReplyButton
@@ -29,6 +30,42 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CALLBACK_DATA_MAX = 64  # bytes
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+
+
+class InflightLimit(BaseRateLimiter[None]):
+    """At most ``limit`` Bot API requests in flight at once (getUpdates aside); no rate, no pauses.
+
+    Not a rate limiter in Telegram's sense: nothing waits on a clock, and a 429 in one chat holds
+    nothing here (the wait happens in :func:`with_retries`, outside). It keeps bursts from putting
+    hundreds of requests on httpx's connection pool at once, where bookkeeping per request grows with
+    the number waiting: measured, 256 concurrent sends cost twice the CPU per message of 32.
+    """
+
+    def __init__(self, limit: int = 32) -> None:
+        self.limit = limit
+        self._gate: asyncio.Semaphore | None = None
+
+    async def initialize(self) -> None:
+        """Create the gate on the running loop."""
+        self._gate = asyncio.Semaphore(self.limit)
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Run one request once a slot is free."""
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.limit)
+        async with self._gate:
+            return await callback(*args, **kwargs)
 
 
 class ChatGone(Exception):
