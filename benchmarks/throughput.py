@@ -3,10 +3,12 @@
 Each bot runs as its own process and long-polls the strict fake Bot API (tests/fake_telegram.py), which
 this process serves on loopback. The load is ``--chats`` private chats each sending ``--messages``
 messages at once. A message's latency is from the moment it was queued until the last message of its
-answer arrived; throughput is messages answered per second of wall time. Both bots use PTB's concurrent
-update processing (256), so the comparison is about what the bot does per message, not about settings.
+answer arrived; throughput is messages answered per second of wall time; CPU is the bot process's own.
+Both bots use PTB's concurrent update processing (256). The bot also caps Bot API requests in flight
+(InflightLimit); ``--tuned-echo`` gives the echo bot that cap too, which isolates the bot's own work per
+message from that setting.
 
-    .venv/bin/python benchmarks/throughput.py --chats 200 --messages 5 --rounds 2
+    .venv/bin/python benchmarks/throughput.py --chats 200 --messages 5 --rounds 2 [--tuned-echo]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bot.channels.telegram import INFLIGHT  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 # What people ask, including one message that escalates (its answer has two messages).
@@ -77,8 +80,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def echo_bot(base_url: str) -> None:
-    """A bare PTB echo bot: the baseline (token from TELEGRAM_BOT_TOKEN)."""
+def echo_bot(base_url: str, inflight: int = 0) -> None:
+    """A bare PTB echo bot: the baseline (token from TELEGRAM_BOT_TOKEN).
+
+    With ``inflight`` it also gets the bot's cap on requests in flight, so that the comparison shows
+    only what the bot does per message (matching, safety, storage, bigger answers with buttons).
+    """
     from telegram import Update
     from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
@@ -86,13 +93,12 @@ def echo_bot(base_url: str) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(update.effective_message.text or "?")
 
-    app = (
-        ApplicationBuilder()
-        .token(os.environ["TELEGRAM_BOT_TOKEN"])
-        .base_url(base_url)
-        .concurrent_updates(256)
-        .build()
-    )
+    builder = ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(base_url)
+    if inflight:
+        from bot.channels.telegram_send import InflightLimit
+
+        builder = builder.rate_limiter(InflightLimit(inflight))
+    app = builder.concurrent_updates(256).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(drop_pending_updates=False)
 
@@ -149,10 +155,7 @@ async def one_round(name: str, command: list[str], chats: int, per_chat: int, in
         try:
             await wait_ready(fake, proc)
             counts = await calibrate(fake, TEXTS) if name == "bot" else dict.fromkeys(TEXTS, 1)
-            plan = {
-                chat: [TEXTS[(chat + k) % len(TEXTS)] for k in range(per_chat)]
-                for chat in range(1, chats + 1)
-            }
+            plan = {chat: [TEXTS[(chat + k) % len(TEXTS)] for k in range(per_chat)] for chat in range(1, chats + 1)}
             expected = {chat: sum(counts[t] for t in texts) for chat, texts in plan.items()}
             sends.clear()
             cpu_before = cpu_seconds(proc.pid)
@@ -170,9 +173,7 @@ async def one_round(name: str, command: list[str], chats: int, per_chat: int, in
                     done += counts[text]
                     latencies.append(sends[chat][done - 1] - start)
             if fake.rejected:
-                print(
-                    f"  {name}: the fake Bot API rejected {len(fake.rejected)} requests: {fake.rejected[:3]}"
-                )
+                print(f"  {name}: the fake Bot API rejected {len(fake.rejected)} requests: {fake.rejected[:3]}")
             return Result(name, chats * per_chat, end - start, latencies, cpu)
         finally:
             proc.terminate()  # SIGTERM: the graceful shutdown path
@@ -186,16 +187,15 @@ async def one_round(name: str, command: list[str], chats: int, per_chat: int, in
 async def compare(args: argparse.Namespace) -> int:
     py = sys.executable
     commands = {
-        "echo": [py, str(Path(__file__).resolve()), "echo-bot", "--base-url", "{base_url}"],
+        "echo": [py, str(Path(__file__).resolve()), "echo-bot", "--base-url", "{base_url}"]
+        + (["--inflight", str(INFLIGHT)] if args.tuned_echo else []),
         "bot": [py, "-m", "bot", "run"],
     }
     names = args.bots.split(",")
     results: dict[str, list[Result]] = {name: [] for name in names}
     for r in range(args.rounds):
         for name in names:
-            res = await one_round(
-                name, commands[name], args.chats, args.messages, Path(args.intents).resolve()
-            )
+            res = await one_round(name, commands[name], args.chats, args.messages, Path(args.intents).resolve())
             results[name].append(res)
             print(f"round {r + 1}: {res.line()}", flush=True)
     best = {name: max(rs, key=lambda x: x.rate) for name, rs in results.items()}
@@ -206,27 +206,27 @@ async def compare(args: argparse.Namespace) -> int:
         ratio = best["bot"].rate / best["echo"].rate
         medians = {n: statistics.median(x.rate for x in rs) for n, rs in results.items()}
         median_ratio = medians["bot"] / medians["echo"]
-        print(
-            f"throughput ratio bot/echo: {ratio:.2f} (best of rounds), {median_ratio:.2f} (median of rounds)"
-        )
+        print(f"throughput ratio bot/echo: {ratio:.2f} (best of rounds), {median_ratio:.2f} (median of rounds)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd")
     echo = sub.add_parser("echo-bot", help="run the bare PTB echo bot (used by the benchmark)")
     echo.add_argument("--base-url", required=True)
+    echo.add_argument("--inflight", type=int, default=0)
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--tuned-echo", action="store_true", help="give the echo bot the same cap on requests in flight"
+    )
     parser.add_argument("--bots", default="echo,bot", help="which to run: echo,bot (default both)")
     parser.add_argument("--intents", default=str(REPO / "intents"))
     args = parser.parse_args(argv)
     if args.cmd == "echo-bot":
-        echo_bot(args.base_url)
+        echo_bot(args.base_url, args.inflight)
         return 0
     return asyncio.run(compare(args))
 

@@ -143,3 +143,27 @@ async def test_one_chats_flood_wait_does_not_hold_other_chats(fake: FakeTelegram
     assert time.monotonic() - started < 1.0
     await slow
     assert fake.texts(10) == ["slow"]
+
+
+async def test_the_inflight_limit_caps_concurrent_requests_without_pausing() -> None:
+    from bot.channels.telegram_send import InflightLimit
+
+    limit = InflightLimit(3)
+    await limit.initialize()
+    running = peak = 0
+
+    async def call(i: int) -> dict[str, object]:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return {"i": i}
+
+    started = time.monotonic()
+    results = await asyncio.gather(
+        *(limit.process_request(call, (i,), {}, "sendMessage", {}, None) for i in range(12))
+    )
+    assert [r["i"] for r in results] == list(range(12))  # type: ignore[index]
+    assert peak == 3
+    assert time.monotonic() - started < 0.5  # four rounds of 20 ms, no clock-based throttling
