@@ -148,20 +148,20 @@ class Engine:
 
     def _intent_outcome(self, snap: _Snapshot, intent_id: str, replies: list[Reply],
                         escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
-                        lines: list[str] | None = None) -> Outcome:
+                        button: str | None = None, lines: list[str] | None = None) -> Outcome:
         explanation = tuple(lines or ())
         if intent_id == ERASE_INTENT and not escalated:
             erased = self._response(snap, "erased", now, kind="notice")
-            return Outcome((erased,), escalated, intent=intent_id, command=command, erase=True,
+            return Outcome((erased,), escalated, intent=intent_id, command=command, button=button, erase=True,
                            explanation=explanation)
         intent = snap.catalog.intent(intent_id)
         if intent is None:
             replies.append(self._response(snap, "fallback", now, kind="fallback"))
             return Outcome(tuple(self._finish(replies)), escalated, fallback=True, command=command,
-                           explanation=explanation)
+                           button=button, explanation=explanation)
         replies.append(self._render(snap, intent.answer, intent.buttons, now, "intent", intent.id))
         return Outcome(tuple(self._finish(replies)), escalated, intent=intent.id, command=command,
-                       explanation=explanation)
+                       button=button, explanation=explanation)
 
     def _button(self, snap: _Snapshot, data: str, now: datetime) -> Outcome:
         if data == ERASE:
@@ -173,10 +173,8 @@ class Engine:
         target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
         if snap.catalog.escalation(target) is not None:
             return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now)])), button=data)
-        # a button from an older catalog may name an intent that is gone: answer with the fallback
-        return self._intent_outcome(snap, target, [], (), now, lines=[f"button: {data}"]) if target \
-            else Outcome(tuple(self._finish([self._response(snap, "fallback", now, kind="fallback")])),
-                         fallback=True, button=data)
+        # a button from an older catalog (or forged data) may name no intent: answer with the fallback
+        return self._intent_outcome(snap, target, [], (), now, button=data, lines=[f"button: {data}"])
 
     def _escalation_reply(self, snap: _Snapshot, escalation_id: str, now: datetime) -> Reply:
         esc = snap.catalog.escalation(escalation_id)

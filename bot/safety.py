@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from bot.model import Escalation
 from bot.text import Speller, normalise, sentences
 
-MAX_SENTENCES = 2000  # a 100,000-character message is still read in full, in bounded time
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
 _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
 
@@ -33,25 +32,38 @@ def _phrase(text: str) -> tuple[str, ...]:
     return tuple(normalise(text).split())
 
 
-def _contains(words: Sequence[str], phrase: tuple[str, ...]) -> int:
-    """Index of the first occurrence of ``phrase`` in ``words``, or -1."""
-    n = len(phrase)
-    first = phrase[0]
-    for i, w in enumerate(words):
-        if w == first and tuple(words[i : i + n]) == phrase:
-            return i
-    return -1
+class _Phrases:
+    """Word sequences indexed by their first word: finding any in a sentence is linear in its length."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.by_first: dict[str, list[tuple[str, ...]]] = {}
+        for phrase in (p for p in map(_phrase, texts) if p):
+            self.by_first.setdefault(phrase[0], []).append(phrase)
+        for group in self.by_first.values():
+            group.sort(key=len, reverse=True)
+
+    def words(self) -> Iterable[str]:
+        """Every word of every phrase."""
+        return (w for group in self.by_first.values() for phrase in group for w in phrase)
+
+    def find(self, words: Sequence[str]) -> tuple[str, ...] | None:
+        """The first phrase found in ``words``, or None."""
+        for i, w in enumerate(words):
+            for phrase in self.by_first.get(w, ()):
+                if tuple(words[i : i + len(phrase)]) == phrase:
+                    return phrase
+        return None
 
 
 @dataclass(frozen=True)
 class _Rules:
     escalation: Escalation
-    phrases: tuple[tuple[str, ...], ...]
-    threats: tuple[tuple[str, ...], ...]
+    phrases: _Phrases
+    threats: _Phrases
     patterns: tuple[re.Pattern[str], ...]
-    past: tuple[tuple[str, ...], ...]
-    reported: tuple[tuple[str, ...], ...]
-    present: tuple[tuple[str, ...], ...]
+    past: _Phrases
+    reported: _Phrases
+    present: _Phrases
 
 
 class Detector:
@@ -63,17 +75,16 @@ class Detector:
         for esc in escalations:
             r = _Rules(
                 escalation=esc,
-                phrases=tuple(p for p in map(_phrase, esc.phrases) if p),
-                threats=tuple(p for p in map(_phrase, esc.threats) if p),
+                phrases=_Phrases(esc.phrases),
+                threats=_Phrases(esc.threats),
                 patterns=tuple(re.compile(p) for p in esc.patterns),
-                past=tuple(p for p in map(_phrase, esc.past_markers) if p),
-                reported=tuple(p for p in map(_phrase, esc.reported_markers) if p),
-                present=tuple(p for p in map(_phrase, esc.present_markers) if p),
+                past=_Phrases(esc.past_markers),
+                reported=_Phrases(esc.reported_markers),
+                present=_Phrases(esc.present_markers),
             )
             rules.append(r)
             for group in (r.phrases, r.threats, r.past, r.reported, r.present):
-                for phrase in group:
-                    vocabulary.update(phrase)
+                vocabulary.update(group.words())
             # words inside patterns count too: "standing" in a pattern must not become "staring"
             vocabulary.update(w for p in esc.patterns for w in _PATTERN_WORD.findall(p))
         self.rules = tuple(rules)
@@ -88,7 +99,7 @@ class Detector:
     def detect(self, text: str) -> tuple[Hit, ...]:
         """Every escalation the message triggers, in catalog order (emergency before crisis)."""
         found: dict[str, Hit] = {}
-        for sentence in sentences(text)[:MAX_SENTENCES]:
+        for sentence in sentences(text):
             words = [self._correct(w) for w in normalise(sentence).split()]
             if not words:
                 continue
@@ -105,22 +116,16 @@ class Detector:
 
     @staticmethod
     def _fires(r: _Rules, words: list[str], joined: str) -> str | None:
-        now = any(_contains(words, p) >= 0 for p in r.present)
-        framed_past = not now and any(_contains(words, p) >= 0 for p in r.past)
-        if framed_past:
+        now = r.present.find(words) is not None
+        if not now and r.past.find(words) is not None:
             return None
-        for p in r.phrases:
-            if _contains(words, p) >= 0:
-                return " ".join(p)
+        phrase = r.phrases.find(words)
+        if phrase is not None:
+            return " ".join(phrase)
         for rx in r.patterns:
             if rx.search(joined):
                 return rx.pattern
-        if not r.threats:
+        if not now and r.reported.find(words) is not None:
             return None
-        reported = not now and any(_contains(words, p) >= 0 for p in r.reported)
-        if reported:
-            return None
-        for p in r.threats:
-            if _contains(words, p) >= 0:
-                return " ".join(p)
-        return None
+        threat = r.threats.find(words)
+        return " ".join(threat) if threat is not None else None

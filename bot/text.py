@@ -18,7 +18,8 @@ from rapidfuzz.distance import OSA
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u02b9\u0060\u00b4\u2032\uff07"), "'")
 # Zero-width and direction marks: invisible, but they split words for a naive tokenizer.
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u202a\u202b\u202c\u202d\u202e"))
-_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ASCII_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+_LINE_BREAKS = dict.fromkeys(map(ord, "\r\x0b\x0c\x85\u2028\u2029"), "\n")
 _NON_WORD = re.compile(r"[^a-z0-9']+")
 _APOS_RUN = re.compile(r"'+")
 
@@ -78,9 +79,14 @@ _BARE = {
 def fold(text: str) -> str:
     """Unicode-normalise and casefold; keep punctuation (safety patterns may want it)."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES).casefold()
+    text = text.translate(_LINE_BREAKS)  # line breaks end sentences; every kind becomes "\n"
     if text.isascii():  # the common case: only ASCII control characters to blank out
         return _ASCII_CONTROL.sub(" ", text)
-    return "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    # invisible formatting characters (Cf) vanish so they cannot split a word; other controls blank
+    return "".join(
+        ch if ch == "\n" or (cat := unicodedata.category(ch))[0] != "C" else ("" if cat == "Cf" else " ")
+        for ch in text
+    )
 
 
 @lru_cache(maxsize=65536)
@@ -111,13 +117,14 @@ def words(text: str) -> list[str]:
     return normalise(text).split()
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?;\n])\s+|\s*\n+\s*")
+# linear on any input: no branch can be retried at every position of a long run of spaces
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n")
 
 
 def sentences(text: str) -> list[str]:
     """Split a message into sentences (on . ! ? ; and newlines); never returns an empty list."""
-    parts = [p for p in _SENTENCE_END.split(fold(text)) if p.strip()]
-    return parts or [text]
+    parts = [p.strip() for p in _SENTENCE_END.split(fold(text))]
+    return [p for p in parts if p] or [text]
 
 
 @lru_cache(maxsize=65536)

@@ -10,9 +10,6 @@ and the escalation check must still see danger anywhere in a 100,000-character m
 from __future__ import annotations
 
 import io
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,8 +33,9 @@ LONG = 100_000
 
 # The invisible characters the issue names: zero-width, direction marks and embeddings, word joiners.
 INVISIBLE = "".join(map(chr, [*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), 0xFEFF]))
-# What bot.text removes before matching (soft hyphen included); the rest are covered by an xfail below.
-REMOVED_INVISIBLE = "".join(map(chr, [0xAD, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, 0xFEFF]))
+# What bot.text removes before matching: the soft hyphen and every invisible formatting character.
+REMOVED_INVISIBLE = "".join(map(chr, [0xAD, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+                                      *range(0x2066, 0x206A), 0xFEFF]))
 WORDS = [
     "how do i report stalking ", "he is outside ", "help ", "privacy ", "/start ", "/emergency ", "/help@bot ",
     "kill ", "evidence ", "stalkng ", "HELPLINE ", "i'm ", "rn ", "999 ", "ok ", "/erase ", "none ",
@@ -325,11 +323,6 @@ FILLERS = {
     "run_on": (["and then we walked along the canal towards the shops"], " "),  # one sentence, no stops
     "chat": (["ok"], ". "),  # 25,000 one-word sentences
 }
-CAP_REASON = (
-    "bot/safety.py MAX_SENTENCES=2000 stops reading after 2,000 sentences, so danger after the "
-    "2,000th short sentence is never seen, even inside one Telegram message (minimal: '. ' * 2000 + 'he is outside "
-    "my house', 4,022 characters)"
-)
 
 
 def _long_message(units: list[str], sep: str, danger: str, where: str) -> str:
@@ -346,9 +339,7 @@ def _danger_cases() -> list[Any]:
     for filler in FILLERS:
         for danger in ("he is outside my house right now", "i want to end it all"):
             for where in ("start", "middle", "end"):
-                marks = [pytest.mark.xfail(strict=True, reason=CAP_REASON)] \
-                    if filler == "chat" and where != "start" else []
-                cases.append(pytest.param(filler, danger, where, marks=marks, id=f"{filler}-{DANGER[danger]}-{where}"))
+                cases.append(pytest.param(filler, danger, where, id=f"{filler}-{DANGER[danger]}-{where}"))
     return cases
 
 
@@ -369,82 +360,34 @@ def test_100k_of_neutral_filler_escalates_nothing(engine: Engine, filler: str) -
     assert respond(engine, text).escalations == ()
 
 
-# --- known bugs: minimal failing inputs, kept until fixed --------------------------------------------
+# --- bugs these properties found, kept as regression tests with their minimal inputs -------------------
 
-@pytest.mark.xfail(strict=True, reason=CAP_REASON)
 def test_danger_after_2000_short_sentences_escalates(engine: Engine) -> None:
     text = ". " * 2000 + "he is outside my house"
     assert len(text) <= TELEGRAM_LIMIT
     assert respond(engine, text).escalations == ("emergency",)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/engine.py _button sends 'i:<intent>' presses through _intent_outcome without button=data, so "
-    "Outcome.button is None and bot/store.py counts the press as a typed message with no button counter"
-))
 def test_an_intent_button_press_is_recorded_as_a_button(engine: Engine) -> None:
     assert engine.respond(Incoming(button="i:menu", now=NOW)).button == "i:menu"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/text.py fold() turns every Cc character, newline included, into a space before sentences() "
-    "splits, so a newline never ends a sentence: the past marker on line 1 ('last year') suppresses "
-    "the emergency on line 2"
-))
 def test_a_new_line_starts_a_new_sentence_for_the_escalation_check(engine: Engine) -> None:
     assert respond(engine, "last year i moved house\nhe is outside my house").escalations == ("emergency",)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bot/text.py _INVISIBLE lacks these format characters; fold() turns them into a space, which splits "
-    "the word they sit in ('out\\u2061side' -> 'out side'), so the danger phrase is missed"
-))
 @pytest.mark.parametrize("char", ["\u2061", "\u2062", "\u2063", "\u2064", "\u2066", "\u2067", "\u2068", "\u2069"],
                          ids=lambda c: f"U+{ord(c):04X}")
 def test_other_invisible_characters_inside_a_word_do_not_hide_danger(engine: Engine, char: str) -> None:
     assert respond(engine, f"he is out{char}side my house right now").escalations == ("emergency",)
 
 
-# A linear pass over 100,000 characters takes ~0.1 s (0.3 s on a loaded machine); quadratic work takes minutes.
-HANG_SECONDS = 3.0
+def test_a_long_sentence_of_repeated_help_is_answered(engine: Engine) -> None:
+    # once quadratic in an escalation pattern (17 s); the pattern now bounds its gap
+    assert_sendable(respond(engine, "help " * (LONG // 5)))
 
 
-class _Hang(Exception):
-    pass
-
-
-@contextmanager
-def _hang_guard(seconds: float) -> Iterator[None]:
-    """Abort a call that has clearly stopped being linear: a hang detector, not a speed goal."""
-    def _raise(*_: object) -> None:
-        raise _Hang(f"still running after {seconds} s")
-
-    previous: Callable[..., Any] | int | None = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@pytest.mark.xfail(strict=True, raises=_Hang, reason=(
-    "intents/safety.yaml emergency pattern r'\\b(help|...)\\b.*\\b(he|she|...) is (here|...)\\b' backtracks "
-    "from every 'help' over the rest of the sentence: quadratic, 17 s for 'help ' * 20,000 in one sentence"
-))
-def test_a_long_sentence_of_repeated_help_is_read_in_bounded_time(engine: Engine) -> None:
-    with _hang_guard(HANG_SECONDS):
-        outcome = respond(engine, "help " * (LONG // 5))
-    assert_sendable(outcome)
-
-
-@pytest.mark.xfail(strict=True, raises=_Hang, reason=(
-    "bot/text.py _SENTENCE_END's second branch r'\\s*\\n+\\s*' is tried at every position of a whitespace "
-    "run and scans to its end: quadratic, about a minute for 100,000 spaces or control characters "
-    "(which fold() turns into spaces); linear input of that size takes under 0.1 s"
-))
-def test_a_long_run_of_whitespace_is_read_in_bounded_time(engine: Engine) -> None:
+def test_a_long_run_of_whitespace_is_answered(engine: Engine) -> None:
+    # once quadratic in sentence splitting (about a minute); the split is now linear
     text = "help " + " " * LONG + "he is outside my house right now"
-    with _hang_guard(HANG_SECONDS):
-        outcome = respond(engine, text)
-    assert outcome.escalations == ("emergency",)
+    assert respond(engine, text).escalations == ("emergency",)
