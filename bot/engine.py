@@ -8,11 +8,11 @@ reply never depends on a database, and a reload swaps one immutable snapshot for
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from bot.config import Config
-from bot.matcher import Match, Matcher, explain
+from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
 from bot.model import Button, Catalog
 from bot.placeholders import fill, values
@@ -116,6 +116,15 @@ class Engine:
         return self._text(snap, incoming.text or "", now)
 
     def _text(self, snap: _Snapshot, text: str, now: datetime) -> Outcome:
+        outcome = self._answer_text(snap, text, now)
+        if outcome.erase or len(text.split()) <= MAX_WORDS:
+            return outcome
+        # say so when the matcher read only the start (the escalation check read everything)
+        at = len(outcome.escalations)
+        notice = self._response(snap, "too_long", now, kind="notice")
+        return replace(outcome, replies=(*outcome.replies[:at], notice, *outcome.replies[at:]))
+
+    def _answer_text(self, snap: _Snapshot, text: str, now: datetime) -> Outcome:
         hits = snap.detector.detect(text)
         escalated = tuple(h.escalation for h in hits)
         replies = [self._escalation_reply(snap, h.escalation, now) for h in hits]

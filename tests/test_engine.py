@@ -210,3 +210,11 @@ def test_privacy_notice_tells_the_configured_truth(catalog: Catalog, minutes: in
     assert expected in notice
     assert "48 hours" in notice  # message ids are kept no longer than Telegram lets a bot delete them
     assert "phone number" in notice  # what Telegram does not share
+
+
+def test_a_very_long_message_says_only_the_start_was_read(engine: Engine) -> None:
+    story = "it has been going on for months and i am worn out. " * 60 + "how do i report stalking"
+    out = say(engine, "he is outside my house right now. " + story)
+    assert [r.kind for r in out.replies][:2] == ["escalation", "notice"]
+    assert out.replies[1].ref == "too_long"
+    assert "too_long" not in [r.ref for r in say(engine, "how do i report stalking").replies]
