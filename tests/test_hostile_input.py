@@ -99,7 +99,7 @@ def reference(engine: Engine) -> Reference:
     assert [r.ref for r in stopped.replies] == ["emergency", "erase_conversation"]
     outcomes.append(stopped)
     replies = [r for o in outcomes for r in o.replies]
-    html = {r.html for r in replies} | {engine.system_reply("did_you_mean", NOW).html}
+    html = {r.html for r in replies} | {engine.system_reply(name, NOW).html for name in ("did_you_mean", "too_long")}
     buttons = {b for r in replies for b in r.buttons}
     # "Did you mean" offers any intent by its title, then "None of these"
     buttons |= {ReplyButton(i.title, data=INTENT_PREFIX + i.id) for i in engine.catalog.intents}
