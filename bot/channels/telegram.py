@@ -58,7 +58,7 @@ ADMIN_COMMANDS = ("/stats", "/reload")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "channel_post")
 DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
 STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
-INFLIGHT = 32  # Bot API requests in flight at once (see InflightLimit)
+INFLIGHT = 64  # Bot API requests in flight at once (see InflightLimit)
 BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)

@@ -38,10 +38,11 @@ class InflightLimit(BaseRateLimiter[None]):
     Not a rate limiter in Telegram's sense: nothing waits on a clock, and a 429 in one chat holds
     nothing here (the wait happens in :func:`with_retries`, outside). It keeps bursts from putting
     hundreds of requests on httpx's connection pool at once, where bookkeeping per request grows with
-    the number waiting: measured, 256 concurrent sends cost twice the CPU per message of 32.
+    the number waiting. Measured on 200 chats x 5 messages: about half the CPU per message at 64 than
+    at 256, and 64 beat 32 and 128 at both 50 and 200 chats.
     """
 
-    def __init__(self, limit: int = 32) -> None:
+    def __init__(self, limit: int = 64) -> None:
         self.limit = limit
         self._gate: asyncio.Semaphore | None = None
 
