@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -256,7 +256,9 @@ class TelegramChannel:
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log an unexpected error by type and update id only: never text, names or user data."""
         update_id = update.update_id if isinstance(update, Update) else None
-        log.error("error while handling update %s: %s", update_id, type(context.error).__name__)
+        # Network trouble while polling is expected now and then; anything else is a bug to look at.
+        level = logging.WARNING if isinstance(context.error, NetworkError) else logging.ERROR
+        log.log(level, "error while handling update %s: %s", update_id, type(context.error).__name__)
 
     # ----- the work ---------------------------------------------------------------------------
     async def _deliver(self, chat_id: int, replies: Sequence[Reply], stale: bool) -> list[int]:
