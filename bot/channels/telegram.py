@@ -624,7 +624,7 @@ def run(config: Config) -> int:
     from bot.catalog import load_catalog
     from bot.engine import Engine
 
-    catalog, problems = load_catalog(config.path(config.intents_dir), for_serving=True)
+    catalog, problems = load_catalog(config.path(config.intents_dir), for_serving=True, service=config.placeholders())
     errors = [p for p in problems if p.severity == "error"]
     if catalog is None or errors:
         for problem in problems:

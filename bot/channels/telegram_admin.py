@@ -87,7 +87,9 @@ class AdminTools:
 
         async with self._reloading:
             try:
-                catalog, problems = await asyncio.to_thread(load_catalog, self.intents_dir, for_serving=True)
+                catalog, problems = await asyncio.to_thread(
+                    load_catalog, self.intents_dir, for_serving=True, service=self.config.placeholders()
+                )
             except Exception as exc:  # a loader bug must not take the bot down
                 log.error("loading intents failed: %s", type(exc).__name__)
                 return False, [f"{self.intents_dir}: the loader failed ({type(exc).__name__})"], 0
