@@ -236,6 +236,8 @@ def split_html(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
+    if text_length(html) <= limit:  # the usual case: nothing to split
+        return [html]
     # Atoms: (start, end, tag token or None, visible length, character) - characters one by one.
     atoms: list[tuple[int, int, _Token | None, int, str]] = []
     for tok in _tokens(html):
