@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -219,7 +220,7 @@ class Matcher:
         self.is_word = np.array(self.features.kinds, dtype=bool)
         lengths = np.fromiter((len(f) for f in per_example), dtype=np.int64, count=len(per_example))
         ex_rows = np.repeat(np.arange(len(per_example)), lengths)
-        ex_cols = np.fromiter((f for fs in per_example for f in fs), dtype=np.int64, count=int(lengths.sum()))
+        ex_cols = np.fromiter(chain.from_iterable(per_example), dtype=np.int64, count=int(lengths.sum()))
         # term frequency per (example, feature)
         keys, tf = np.unique(ex_rows * n_feats + ex_cols, return_counts=True)
         rows, cols = keys // n_feats, keys % n_feats
