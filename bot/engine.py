@@ -87,6 +87,7 @@ class Engine:
         self.service = dict(service if service is not None else Config().placeholders())
         self.erase_button = erase_button
         self._snap = _snapshot(catalog)
+        self._values_cache: tuple[tuple[int, datetime, bool], Mapping[str, str]] | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -214,18 +215,27 @@ class Engine:
 
     def _render(self, snap: _Snapshot, template: str, buttons: tuple[Button, ...], now: datetime,
                 kind: str, ref: str | None) -> Reply:
-        html = fill(template, values(self.service, snap.catalog.hours, now)).strip()
+        html = fill(template, self._values(snap, now, as_html=True)).strip()
         rendered: list[ReplyButton] = []
         url_values: dict[str, str] | None = None
         for b in buttons:
             if b.url is not None:
-                url_values = url_values or values(self.service, snap.catalog.hours, now, as_html=False)
+                url_values = url_values or self._values(snap, now, as_html=False)
                 url = fill(b.url, url_values).strip()
                 if url:
                     rendered.append(ReplyButton(b.text, url=url))
             elif b.intent is not None:
                 rendered.append(ReplyButton(b.text or self._title(snap, b.intent), data=INTENT_PREFIX + b.intent))
         return Reply(html, tuple(rendered), kind=kind, ref=ref)
+
+    def _values(self, snap: _Snapshot, now: datetime, *, as_html: bool) -> Mapping[str, str]:
+        """Placeholder values; opening-hours lines change by the minute, so they are kept for one."""
+        key = (id(snap), now.replace(second=0, microsecond=0), as_html)
+        cached = self._values_cache
+        if cached is None or cached[0] != key:
+            cached = (key, values(self.service, snap.catalog.hours, now, as_html=as_html))
+            self._values_cache = cached
+        return cached[1]
 
     def _finish(self, replies: list[Reply]) -> list[Reply]:
         """Add the quick-exit button under the last reply, when configured."""
