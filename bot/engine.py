@@ -217,11 +217,9 @@ class Engine:
                 kind: str, ref: str | None) -> Reply:
         html = fill(template, self._values(snap, now, as_html=True)).strip()
         rendered: list[ReplyButton] = []
-        url_values: dict[str, str] | None = None
         for b in buttons:
             if b.url is not None:
-                url_values = url_values or self._values(snap, now, as_html=False)
-                url = fill(b.url, url_values).strip()
+                url = fill(b.url, self._values(snap, now, as_html=False)).strip()
                 if url:
                     rendered.append(ReplyButton(b.text, url=url))
             elif b.intent is not None:
