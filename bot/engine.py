@@ -87,7 +87,7 @@ class Engine:
         self.service = dict(service if service is not None else Config().placeholders())
         self.erase_button = erase_button
         self._snap = _snapshot(catalog)
-        self._values_cache: tuple[tuple[int, datetime, bool], Mapping[str, str]] | None = None
+        self._values_cache: dict[tuple[int, datetime, bool], Mapping[str, str]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -229,11 +229,12 @@ class Engine:
     def _values(self, snap: _Snapshot, now: datetime, *, as_html: bool) -> Mapping[str, str]:
         """Placeholder values; opening-hours lines change by the minute, so they are kept for one."""
         key = (id(snap), now.replace(second=0, microsecond=0), as_html)
-        cached = self._values_cache
-        if cached is None or cached[0] != key:
-            cached = (key, values(self.service, snap.catalog.hours, now, as_html=as_html))
-            self._values_cache = cached
-        return cached[1]
+        found = self._values_cache.get(key)
+        if found is None:
+            if len(self._values_cache) >= 4:  # another minute or catalog: the old entries are stale
+                self._values_cache.clear()
+            found = self._values_cache[key] = values(self.service, snap.catalog.hours, now, as_html=as_html)
+        return found
 
     def _finish(self, replies: list[Reply]) -> list[Reply]:
         """Add the quick-exit button under the last reply, when configured."""
