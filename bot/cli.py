@@ -14,10 +14,6 @@ from bot.engine import Engine
 from bot.model import Catalog
 
 
-def _config(path: str | None) -> Config:
-    return load_config(path)
-
-
 def _intents_dir(args: argparse.Namespace, config: Config) -> str:
     return args.intents or str(config.path(config.intents_dir))
 
@@ -40,7 +36,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the bot in the terminal."""
     from bot.channels.console import chat
 
-    config = _config(args.config)
+    config = load_config(args.config)
     catalog = _load(_intents_dir(args, config), config, serving=True)
     if catalog is None:
         return 1
@@ -52,21 +48,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Serve on Telegram."""
     from bot.channels.telegram import run
 
-    return run(_config(args.config))
+    return run(load_config(args.config))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the intent files."""
     from bot.check import run_check
 
-    config = _config(args.config)
+    config = load_config(args.config)
     return run_check(_intents_dir(args, config), strict=args.strict, serving=not args.any_catalog,
                      service=config.placeholders())
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """One JSON line per input line: intent, score and escalation."""
-    config = _config(args.config)
+    config = load_config(args.config)
     catalog = _load(_intents_dir(args, config), config, serving=False)
     if catalog is None:
         return 1
@@ -101,7 +97,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Score a labelled TSV file."""
     from bot.evaluate import evaluate, read_tsv
 
-    config = _config(args.config)
+    config = load_config(args.config)
     catalog = _load(_intents_dir(args, config), config, serving=False)
     if catalog is None:
         return 1
@@ -118,14 +114,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
     """Print counts for the last 7 and 30 days."""
     from bot.stats import stats_command
 
-    return stats_command(_config(args.config))
+    return stats_command(load_config(args.config))
 
 
 def cmd_unmatched(args: argparse.Namespace) -> int:
     """List redacted unmatched messages (only kept when privacy.log_unmatched is on)."""
     from bot.stats import unmatched_command
 
-    return unmatched_command(_config(args.config), args.limit)
+    return unmatched_command(load_config(args.config), args.limit)
 
 
 def parser() -> argparse.ArgumentParser:

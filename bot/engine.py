@@ -16,7 +16,7 @@ from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
 from bot.model import Button, Catalog
 from bot.placeholders import fill, values
-from bot.safety import Detector, Hit
+from bot.safety import Detector
 
 # Commands Telegram's menu shows, and what each one answers.
 COMMANDS: Mapping[str, str] = {
@@ -245,7 +245,3 @@ class Engine:
             return replies
         return [*replies[:-1], Reply(last.html, (*last.buttons, ERASE_BUTTON), last.kind, last.ref)]
 
-
-def hits_summary(hits: tuple[Hit, ...]) -> str:
-    """'emergency' / 'crisis' / None as classify prints it: the first escalation that fired."""
-    return hits[0].escalation if hits else ""
