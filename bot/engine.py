@@ -241,7 +241,7 @@ class Engine:
         if not self.erase_button or not replies:
             return replies
         last = replies[-1]
-        if any(b.data == ERASE for b in last.buttons):
-            return replies
+        if any(b.data in (ERASE, INTENT_PREFIX + ERASE_INTENT) for b in last.buttons):
+            return replies  # the answer already offers erasing
         return [*replies[:-1], Reply(last.html, (*last.buttons, ERASE_BUTTON), last.kind, last.ref)]
 

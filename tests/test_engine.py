@@ -218,3 +218,8 @@ def test_a_very_long_message_says_only_the_start_was_read(engine: Engine) -> Non
     assert [r.kind for r in out.replies][:2] == ["escalation", "notice"]
     assert out.replies[1].ref == "too_long"
     assert "too_long" not in [r.ref for r in say(engine, "how do i report stalking").replies]
+
+
+def test_no_second_erase_button_when_the_answer_offers_one(engine: Engine) -> None:
+    buttons = say(engine, "thank you").replies[-1].buttons
+    assert sum(b.data in (ERASE, "i:erase_conversation") for b in buttons) == 1
