@@ -1,0 +1,55 @@
+"""After a real conversation over the Bot API, nothing people wrote is at rest or in the logs.
+
+Unusual words are planted in every kind of message (typed questions, an emergency, a non-match, a
+command payload), then every byte the bot wrote to disk (database, WAL, key file) and every log line
+is searched for them. With the opt-in unmatched log on, only the unmatched message may be kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.channels.telegram import configure_logging
+from tests.conftest import Running, make_config
+from tests.fake_telegram import FakeTelegram
+
+PLANTED = ["Quizzleborp", "Flambastic", "Xyloquent", "Snorkelwick", "Vantablorg"]
+MESSAGES = [
+    f"how do i report stalking, his name is {PLANTED[0]}",
+    f"{PLANTED[1]} is outside my house right now",
+    f"tell me about {PLANTED[2]} carburettors",  # nothing matches: the only candidate for the unmatched log
+    f"/start {PLANTED[3]}",
+    f"is this chat private {PLANTED[4]}",
+]
+
+
+def _bytes_under(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()).lower()
+
+
+@pytest.mark.parametrize("log_unmatched", [False, True])
+async def test_no_message_text_at_rest_or_in_logs(
+    fake: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture, log_unmatched: bool
+) -> None:
+    config = make_config(fake, tmp_path, privacy={"log_unmatched": log_unmatched})
+    configure_logging("DEBUG", fake.token)
+    caplog.set_level(logging.DEBUG)
+    served = Running(fake, config, open_store=True)
+    await served.start()
+    try:
+        for chat, text in enumerate(MESSAGES, start=500):
+            fake.message(chat, text)
+            await fake.wait_until(lambda chat=chat: len(fake.texts(chat)) >= 1)
+    finally:
+        await served.stop()
+
+    assert (tmp_path / "bot.sqlite3").exists(), "counts were stored, so the search means something"
+    at_rest = _bytes_under(tmp_path)
+    # Only the opt-in unmatched log may keep words, and only of the message nothing matched (redacted)
+    kept = {PLANTED[2]} if log_unmatched else set()
+    for word in PLANTED:
+        assert (word.lower().encode() in at_rest) == (word in kept), word
+        assert word.lower() not in caplog.text.lower(), word
