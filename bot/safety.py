@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.model import Escalation
 from bot.text import Speller, normalise, sentences
 
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
+NEAR = 3  # words between a hit and a "now" marker for the marker to count
 _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
 
 
@@ -48,11 +49,14 @@ class _Phrases:
 
     def find(self, words: Sequence[str]) -> tuple[str, ...] | None:
         """The first phrase found in ``words``, or None."""
+        return next((phrase for _, phrase in self.all(words)), None)
+
+    def all(self, words: Sequence[str]) -> Iterator[tuple[int, tuple[str, ...]]]:
+        """Every (position, phrase) found in ``words``, left to right."""
         for i, w in enumerate(words):
             for phrase in self.by_first.get(w, ()):
                 if tuple(words[i : i + len(phrase)]) == phrase:
-                    return phrase
-        return None
+                    yield i, phrase
 
 
 @dataclass(frozen=True)
@@ -116,16 +120,25 @@ class Detector:
 
     @staticmethod
     def _fires(r: _Rules, words: list[str], joined: str) -> str | None:
-        now = r.present.find(words) is not None
-        if not now and r.past.find(words) is not None:
-            return None
-        phrase = r.phrases.find(words)
-        if phrase is not None:
-            return " ".join(phrase)
+        past = r.past.find(words) is not None
+        reported = past or r.reported.find(words) is not None
+        # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
+        # matter now" it is about the question, in "last week he followed me and now he is
+        # outside" it is about the danger.
+        now = [i for i, _ in r.present.all(words)]
+
+        def happening(start: int, end: int, framed: bool) -> bool:
+            return not framed or any(start - NEAR <= i <= end + NEAR for i in now)
+
+        for i, phrase in r.phrases.all(words):
+            if happening(i, i + len(phrase), past):
+                return " ".join(phrase)
         for rx in r.patterns:
-            if rx.search(joined):
-                return rx.pattern
-        if not now and r.reported.find(words) is not None:
-            return None
-        threat = r.threats.find(words)
-        return " ".join(threat) if threat is not None else None
+            for m in rx.finditer(joined):
+                start = joined.count(" ", 0, m.start())
+                if happening(start, start + m.group().count(" ") + 1, past):
+                    return rx.pattern
+        for i, threat in r.threats.all(words):
+            if happening(i, i + len(threat), reported):
+                return " ".join(threat)
+        return None
