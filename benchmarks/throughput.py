@@ -5,7 +5,7 @@ this process serves on loopback. The load is ``--chats`` private chats each send
 messages at once. A message's latency is from the moment it was queued until the last message of its
 answer arrived; throughput is messages answered per second of wall time; CPU is the bot process's own.
 Both bots use PTB's concurrent update processing (256). The bot also caps Bot API requests in flight
-(InflightLimit); ``--tuned-echo`` gives the echo bot that cap too, which isolates the bot's own work per
+(SendGate); ``--tuned-echo`` gives the echo bot that cap too, which isolates the bot's own work per
 message from that setting.
 
     .venv/bin/python benchmarks/throughput.py --chats 200 --messages 5 --rounds 2 [--tuned-echo]
@@ -95,9 +95,9 @@ def echo_bot(base_url: str, inflight: int = 0) -> None:
 
     builder = ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(base_url)
     if inflight:
-        from bot.channels.telegram_send import InflightLimit
+        from bot.channels.telegram_send import SendGate
 
-        builder = builder.rate_limiter(InflightLimit(inflight))
+        builder = builder.rate_limiter(SendGate(inflight))
     app = builder.concurrent_updates(256).build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(drop_pending_updates=False)

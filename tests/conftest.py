@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 from collections.abc import AsyncIterator
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.channels.telegram import TelegramChannel, build_application, polling_options
+from bot.channels.telegram import TelegramChannel, build_application, make_poller
 from bot.channels.telegram_send import SendPolicy
 from bot.config import Config, PrivacyConfig, StorageConfig, TelegramConfig
 from tests.fake_telegram import FakeTelegram
@@ -100,6 +101,7 @@ class Running:
         catalog: Any = None,
         sweep_seconds: float = 3600.0,
         watch_seconds: float = 2.0,
+        per_second: float = 0.0,
     ) -> None:
         from bot.engine import Engine
 
@@ -117,20 +119,25 @@ class Running:
             sweep_seconds=sweep_seconds,
             watch_seconds=watch_seconds,
         )
-        self.app = build_application(config, fake.token, self.channel)
+        self.app = build_application(config, fake.token, self.channel, per_second)
+        self.poller: Any = None
+        self._polling: Any = None
 
     async def start(self, *, poll: bool = True) -> None:
-        """initialize, post_init, start, and start polling (unless ``poll`` is False)."""
+        """initialize, post_init, start, and start our poller (unless ``poll`` is False)."""
         await self.app.initialize()
         await self.channel.post_init(self.app)
         await self.app.start()
         if poll:
-            assert self.app.updater is not None
-            await self.app.updater.start_polling(**polling_options(), timeout=2)
+            self.poller = make_poller(self.app, self.config, timeout=2)
+            self._polling = asyncio.create_task(self.poller.run())
 
     async def stop(self) -> None:
-        """The shutdown run_polling does on SIGINT/SIGTERM."""
+        """The shutdown serve_polling does on SIGINT/SIGTERM."""
         assert self.app.updater is not None
+        if self.poller is not None:
+            await self.poller.stop(self._polling)
+            self.poller = None
         if self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

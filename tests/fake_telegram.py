@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -184,6 +185,7 @@ class Fault:
     drop: bool = False  # close the connection without an answer
     delay: float = 0.0  # wait this long first (longer than the client's timeout = a timeout)
     chat_id: int | None = None  # only calls for this chat
+    after: bool = False  # do the work, then drop the connection: the answer is lost, the effect is not
 
     @classmethod
     def flood(cls, retry_after: int = 1, chat_id: int | None = None) -> Fault:
@@ -209,6 +211,47 @@ class Fault:
     def dropped(cls, chat_id: int | None = None) -> Fault:
         """The connection closes with no answer (a network error)."""
         return cls(drop=True, chat_id=chat_id)
+
+    @classmethod
+    def lost_answer(cls, chat_id: int | None = None) -> Fault:
+        """The request is carried out, then the connection drops: the client cannot tell it worked."""
+        return cls(drop=True, after=True, chat_id=chat_id)
+
+
+FAULT_KINDS: dict[str, Callable[[], Fault]] = {
+    "500": Fault.server_error,
+    "429": Fault.flood,
+    "drop": Fault.dropped,
+    "lost": Fault.lost_answer,
+}
+
+
+class Bucket:
+    """A token bucket: ``rate`` a second, up to ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens, self.at = burst, time.monotonic()
+
+    def take(self) -> float:
+        """Take a token; 0.0 if there was one, else the seconds until there will be."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class FloodLimits:
+    """Telegram's flood control: about 30 messages a second overall, about 1 a second in one chat."""
+
+    per_second: float = 30.0
+    per_chat: float = 1.0
+    chat_burst: float = 3.0  # Telegram lets short bursts in one chat through
+    methods: tuple[str, ...] = ("sendMessage", "sendPhoto", "editMessageText")
 
 
 @dataclass
@@ -276,6 +319,12 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.on_send: Callable[[int, float], None] | None = None  # benchmark hook: (chat_id, time)
+        self.limits: FloodLimits | None = None  # set to enforce flood control with 429s
+        self.floods = 0  # 429s sent because of ``limits``
+        self._global: Bucket | None = None
+        self._per_chat: dict[Any, Bucket] = {}
+        self._every: tuple[int, tuple[str, ...], tuple[Callable[[], Fault], ...]] | None = None
+        self._counted = 0
 
     # ----- server lifecycle -------------------------------------------------------------------
     @property
@@ -304,6 +353,17 @@ class FakeTelegram:
     def fail(self, method: str, *faults: Fault) -> None:
         """Queue failures for the next calls of ``method`` (in order)."""
         self.faults.setdefault(method, []).extend(faults)
+
+    def fail_every(self, n: int, kinds: tuple[str, ...], methods: tuple[str, ...] = ("sendMessage",)) -> None:
+        """Every ``n``-th call of ``methods`` fails, with each of ``kinds`` (keys of FAULT_KINDS) in turn."""
+        self._every = (n, methods, tuple(FAULT_KINDS[k] for k in kinds))
+        self._counted = 0
+
+    def enforce_limits(self, limits: FloodLimits | None = None) -> None:
+        """Answer 429 with retry_after, as Telegram does, to sends over the flood limits."""
+        self.limits = limits or FloodLimits()
+        self._global = Bucket(self.limits.per_second, self.limits.per_second)
+        self._per_chat.clear()
 
     def chat(self, chat_id: int, type_: str = "private") -> Chat:
         """The chat with this id, created on first use."""
@@ -479,10 +539,17 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
         params = await _read_params(request)
-        fault = self._take_fault(method, params)
+        fault = self._take_fault(method, params) or self._periodic_fault(method)
+        if fault is None:
+            flood = self._flood_wait(method, params)
+            if flood:
+                self.floods += 1
+                fault = Fault.flood(max(1, math.ceil(flood)))
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.after:
+                await self._answer(method, params, request)
             if fault.drop or fault.delay:
                 if request.transport is not None:
                     request.transport.close()
@@ -493,6 +560,9 @@ class FakeTelegram:
             self._pulse()
             extra = {"retry_after": fault.retry_after} if fault.retry_after else None
             return _error(fault.status, fault.description, extra)
+        return await self._answer(method, params, request)
+
+    async def _answer(self, method: str, params: dict[str, Any], request: web.Request) -> web.StreamResponse:
         handler = getattr(self, "_m_" + method.lower(), None)
         try:
             if handler is None:
@@ -508,6 +578,31 @@ class FakeTelegram:
         self.calls.append(Call(method, params, time.time()))
         self._pulse()
         return web.json_response({"ok": True, "result": result})
+
+    def _periodic_fault(self, method: str) -> Fault | None:
+        if self._every is None or method not in self._every[1]:
+            return None
+        n, _, kinds = self._every
+        self._counted += 1
+        if self._counted % n:
+            return None
+        return kinds[(self._counted // n - 1) % len(kinds)]()
+
+    def _flood_wait(self, method: str, params: dict[str, Any]) -> float:
+        """Seconds the sender must wait under ``limits`` (0 when the call may go through)."""
+        if self.limits is None or self._global is None or method not in self.limits.methods:
+            return 0.0
+        chat = params.get("chat_id")
+        bucket = self._per_chat.get(chat)
+        if bucket is None:
+            bucket = self._per_chat[chat] = Bucket(self.limits.per_chat, self.limits.chat_burst)
+        wait = bucket.take()
+        if wait:
+            return wait
+        wait = self._global.take()
+        if wait:
+            bucket.tokens += 1  # the chat's token was not used
+        return wait
 
     def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         queue = self.faults.get(method)

@@ -214,7 +214,7 @@ async def test_updates_sent_while_down_are_all_answered_with_an_apology_when_old
         assert esc == expected(second, EMERGENCY)[0]  # the escalation still comes first
         assert after.startswith(slow)
         assert not fake.texts(14)[0].startswith(slow)
-        assert fake.pending_updates() == 0
+        await fake.wait_until(lambda: fake.pending_updates() == 0)  # confirmed once answered
     finally:
         await second.stop()
 

@@ -146,9 +146,9 @@ async def test_one_chats_flood_wait_does_not_hold_other_chats(fake: FakeTelegram
 
 
 async def test_the_inflight_limit_caps_concurrent_requests_without_pausing() -> None:
-    from bot.channels.telegram_send import InflightLimit
+    from bot.channels.telegram_send import SendGate
 
-    limit = InflightLimit(3)
+    limit = SendGate(3)
     await limit.initialize()
     running = peak = 0
 

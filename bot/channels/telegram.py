@@ -37,9 +37,10 @@ from telegram.ext import (
 )
 
 from bot.channels.telegram_admin import AdminTools, IntentWatcher
+from bot.channels.telegram_poll import AnsweredLog, Poller
 from bot.channels.telegram_send import (
     ChatGone,
-    InflightLimit,
+    SendGate,
     SendPolicy,
     answer_query,
     delete_all,
@@ -58,7 +59,10 @@ ADMIN_COMMANDS = ("/stats", "/reload")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "channel_post")
 DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
 STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
-INFLIGHT = 64  # Bot API requests in flight at once (see InflightLimit)
+INFLIGHT = 64  # Bot API requests in flight at once (see SendGate)
+SENDS_PER_SECOND = 30.0  # Telegram's limit across chats; the gate paces sends to it
+SENDS_ENV = "TELEGRAM_SENDS_PER_SECOND"  # override (0 = unpaced: benchmarks against a fake without limits)
+BEHIND_SECONDS = 2.0  # sends queued beyond this: confirm updates on fetch so that later ones are seen
 BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
@@ -528,8 +532,18 @@ def _date(messages: Sequence[Message]) -> datetime:
 
 
 # ----- building and running ---------------------------------------------------------------------
-def build_application(config: Config, token: str, channel: TelegramChannel) -> AnyApp:
-    """The PTB Application with our defaults, concurrency and handlers."""
+def sends_per_second() -> float:
+    """The send pace: Telegram's 30 a second unless the environment says otherwise."""
+    try:
+        return max(0.0, float(os.environ.get(SENDS_ENV, SENDS_PER_SECOND)))
+    except ValueError:
+        return SENDS_PER_SECOND
+
+
+def build_application(
+    config: Config, token: str, channel: TelegramChannel, per_second: float | None = None
+) -> AnyApp:
+    """The PTB Application with our defaults, concurrency, send gate and handlers."""
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
         link_preview_options=LinkPreviewOptions(is_disabled=True),
@@ -542,7 +556,7 @@ def build_application(config: Config, token: str, channel: TelegramChannel) -> A
         .base_url(config.telegram.base_url)
         .defaults(defaults)
         .concurrent_updates(256)
-        .rate_limiter(InflightLimit(INFLIGHT))
+        .rate_limiter(SendGate(INFLIGHT, sends_per_second() if per_second is None else per_second))
         .job_queue(None)
         .post_init(channel.post_init)
         .post_shutdown(channel.post_shutdown)
@@ -550,6 +564,44 @@ def build_application(config: Config, token: str, channel: TelegramChannel) -> A
     )
     channel.install(app)
     return app
+
+
+def make_poller(app: AnyApp, config: Config, **options: Any) -> Poller:
+    """Our long polling (see telegram_poll): confirms updates once answered, skips ones answered before."""
+    gate = app.bot.rate_limiter
+    answered = AnsweredLog(config.path(config.storage.path).with_name("answered-updates.log"))
+    return Poller(
+        app.bot,
+        app.process_update,
+        allowed_updates=ALLOWED_UPDATES,
+        answered=answered,
+        behind=lambda: isinstance(gate, SendGate) and gate.behind_seconds() > BEHIND_SECONDS,
+        **options,
+    )
+
+
+async def serve_polling(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
+    """Start, poll until SIGINT/SIGTERM, then shut down gracefully (what run_polling does, with our poller)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.initialize()
+    try:
+        await channel.post_init(app)
+        await app.start()
+        poller = make_poller(app, config)
+        task = asyncio.create_task(poller.run(), name="poller")
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()  # a bad token ends polling: raise it
+        waiter.cancel()
+        await poller.stop(task)
+        await app.stop()
+    finally:
+        await app.shutdown()
+        await channel.post_shutdown(app)
 
 
 def polling_options() -> dict[str, Any]:
@@ -639,7 +691,7 @@ def run(config: Config) -> int:
         if config.telegram.mode == "webhook":
             app.run_webhook(**webhook_options(config), stop_signals=stop_signals)
         else:
-            app.run_polling(**polling_options(), stop_signals=stop_signals)
+            asyncio.run(serve_polling(app, channel, config))
     except InvalidToken:
         print(f"error: Telegram refused the token in {TOKEN_ENV}", file=sys.stderr)
         return 1
