@@ -1,0 +1,439 @@
+"""Reliability under load and faults: the real bot process against the strict fake Bot API.
+
+The bot runs as ``python -m bot run --config`` with telegram.base_url on the fake, which this process
+serves on 127.0.0.1. An answer is the exact list of messages the engine gives for a text (computed
+in-process with the same catalog and placeholders); each chat's received messages are compared with
+what it should have got, as multisets: a missing message is *lost*, an extra one *duplicated*.
+
+Scenarios (``--scenario NAME``; default all):
+
+- burst: 1,000 chats x 5 messages at once; throughput, reply latency p50/p99/max, peak RSS.
+- sustained: a fixed rate for 60 s, every message from a new person; RSS sampled each second from
+  /proc/<pid>/status (start vs end), latency, errors.
+- flood: the fake enforces Telegram's limits (about 30 sends a second overall, about 1 a second per
+  chat, 429 + retry_after beyond), the bot paces itself at 30 a second; a 1,000-message backlog, then an
+  emergency from someone else: its latency, and how many backlog replies were still waiting then.
+- faults: every Nth sendMessage/getUpdates fails (500, 429 retry_after, connection dropped before the
+  server acted); then a run where the connection drops *after* the server sent the message.
+- kill9: SIGKILL in the middle of a burst, then a restart: lost and duplicated answers.
+
+What "exactly once" can mean here: a 500, a 429 and a connection dropped before the request reached
+Telegram are safe to retry, and the bot does. A timeout or a drop *after* Telegram carried out a send
+cannot be told apart from one before by any Bot API client; the bot retries it, because a duplicate
+safety answer is better than a lost one. The "lost-answer" row counts those duplicates honestly.
+
+    .venv/bin/python benchmarks/load.py [--scenario burst|sustained|flood|faults|kill9] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.fake_telegram import FakeTelegram  # noqa: E402
+
+EMERGENCY = "he is outside my house right now"
+TEXTS = (
+    "how do i report stalking to the police",
+    "what counts as stalking",
+    "he keeps turning up at my work",
+    "what evidence should i keep",
+    "is there a helpline i can call",
+    "can i get a restraining order",
+    "someone made fake accounts to message me",
+    "hello",
+    "i think he put a tracker on my car",
+    EMERGENCY,
+)
+
+
+def answers(config_path: Path, texts: Iterable[str]) -> dict[str, list[str]]:
+    """The plain text of every message the engine answers each text with (as Telegram shows it)."""
+    from bot.catalog import load_catalog
+    from bot.config import load_config
+    from bot.engine import Engine
+    from bot.htmltext import to_plain
+    from bot.messages import Incoming
+
+    config = load_config(config_path)
+    catalog, problems = load_catalog(
+        config.path(config.intents_dir), for_serving=True, service=config.placeholders()
+    )
+    assert catalog is not None, problems
+    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    return {
+        t: [to_plain(r.html, links=False).strip() for r in engine.respond(Incoming(text=t)).replies] for t in texts
+    }
+
+
+def tally(fake: FakeTelegram, plan: dict[int, list[str]], want: dict[str, list[str]]) -> tuple[int, int]:
+    """(lost, duplicated) messages over every chat in ``plan``."""
+    lost = dup = 0
+    for chat, texts in plan.items():
+        expected = Counter(m for t in texts for m in want[t])
+        got = Counter(fake.texts(chat))
+        lost += sum((expected - got).values())
+        dup += sum((got - expected).values())
+    return lost, dup
+
+
+def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
+    """A process's resident memory (or VmHWM, its peak) in KiB, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class Bot:
+    """The bot as a subprocess pointed at the fake."""
+
+    def __init__(self, fake: FakeTelegram, folder: Path, per_second: float = 0.0) -> None:
+        self.fake = fake
+        self.folder = folder
+        self.per_second = per_second
+        self.config = folder / "config.yaml"
+        self.config.write_text(
+            f"telegram:\n  base_url: {fake.base_url}\n"
+            f"intents_dir: {REPO / 'intents'}\n"
+            f"storage:\n  path: {folder / 'bot.sqlite3'}\n"
+            "log_level: ERROR\n",
+            encoding="utf-8",
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.errors = folder / "stderr.log"
+
+    async def start(self) -> None:
+        """Start the process and wait until it long-polls."""
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": self.fake.token,
+            "TELEGRAM_SENDS_PER_SECOND": str(self.per_second),
+            "PYTHONPATH": str(REPO),
+        }
+        polls = len(self.fake.calls_of("getUpdates"))
+        with self.errors.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
+                env=env,
+                cwd=str(REPO),
+                stderr=err,
+                stdout=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 60
+        while len(self.fake.calls_of("getUpdates")) <= polls and not self.fake.calls_of("sendMessage")[polls:]:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the bot exited with {self.proc.returncode}: see {self.errors}")
+            if time.monotonic() > deadline:
+                raise SystemExit("the bot did not start polling in time")
+            await asyncio.sleep(0.05)
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown of any kind."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    async def stop(self) -> int:
+        """SIGTERM, the graceful path; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        try:
+            return await asyncio.to_thread(self.proc.wait, 20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9
+
+    def error_lines(self) -> int:
+        """Log lines at ERROR or worse (the bot logs types and ids only)."""
+        if not self.errors.exists():
+            return 0
+        return sum(" ERROR " in ln or "Traceback" in ln for ln in self.errors.read_text(errors="replace").splitlines())
+
+
+@dataclass
+class Row:
+    """One line of the report."""
+
+    scenario: str
+    messages: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    lost: int = 0
+    dup: int = 0
+    errors: int = 0
+    notes: str = ""
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+
+    def line(self) -> str:
+        rate = self.messages / self.seconds if self.seconds else 0.0
+        return (
+            f"{self.scenario:11s} {self.messages:6d} {rate:8.1f} {self.pct(0.5):8.0f} {self.pct(0.99):8.0f} "
+            f"{max(self.latencies, default=0) * 1000:8.0f} {self.lost:5d} {self.dup:5d} {self.errors:6d}  {self.notes}"
+        )
+
+
+HEADER = (
+    f"{'scenario':11s} {'msgs':>6s} {'msg/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'max ms':>8s} "
+    f"{'lost':>5s} {'dup':>5s} {'errors':>6s}  notes"
+)
+
+
+class Load:
+    """A fake, timing hooks and the expected answers, shared by the scenarios."""
+
+    def __init__(self, fake: FakeTelegram, want: dict[str, list[str]]) -> None:
+        self.fake = fake
+        self.want = want
+        self.sends: dict[int, list[float]] = {}
+        self.queued: dict[int, list[float]] = {}
+        fake.on_send = lambda chat, at: self.sends.setdefault(chat, []).append(at)
+
+    def send(self, chat: int, text: str) -> None:
+        """A person writes (the time is kept for latency)."""
+        self.queued.setdefault(chat, []).append(time.perf_counter())
+        self.fake.message(chat, text)
+
+    def expected(self, plan: dict[int, list[str]]) -> dict[int, int]:
+        return {chat: sum(len(self.want[t]) for t in texts) for chat, texts in plan.items()}
+
+    async def settle(self, plan: dict[int, list[str]], timeout: float) -> bool:
+        """Until every chat has at least its expected number of messages (False on timeout)."""
+        need = self.expected(plan)
+        try:
+            await self.fake.wait_until(lambda: all(len(self.sends.get(c, ())) >= n for c, n in need.items()), timeout)
+        except AssertionError:
+            return False
+        await asyncio.sleep(1.0)  # anything extra (a duplicate) has time to arrive
+        return True
+
+    def latencies(self, plan: dict[int, list[str]]) -> list[float]:
+        """Per message: from the moment it was written to the last message of its answer."""
+        out = []
+        for chat, texts in plan.items():
+            done = 0
+            for k, text in enumerate(texts):
+                done += len(self.want[text])
+                times = self.sends.get(chat, [])
+                if done <= len(times) and k < len(self.queued.get(chat, [])):
+                    out.append(times[done - 1] - self.queued[chat][k])
+        return out
+
+
+def plan_for(chats: int, per_chat: int, first: int = 1) -> dict[int, list[str]]:
+    return {c: [TEXTS[(c + k) % len(TEXTS)] for k in range(per_chat)] for c in range(first, first + chats)}
+
+
+async def with_bot(per_second: float = 0.0) -> tuple[FakeTelegram, Bot, Load, tempfile.TemporaryDirectory[str]]:
+    fake = FakeTelegram()
+    await fake.start()
+    tmp = tempfile.TemporaryDirectory()
+    bot = Bot(fake, Path(tmp.name), per_second)
+    want = answers(bot.config, TEXTS)
+    await bot.start()
+    return fake, bot, Load(fake, want), tmp
+
+
+async def burst(chats: int, per_chat: int) -> Row:
+    fake, bot, load, tmp = await with_bot()
+    try:
+        plan = plan_for(chats, per_chat)
+        start = time.perf_counter()
+        for k in range(per_chat):
+            for chat, texts in plan.items():
+                load.send(chat, texts[k])
+        ok = await load.settle(plan, 110)
+        end = max((t[-1] for t in load.sends.values()), default=time.perf_counter())
+        lost, dup = tally(fake, plan, load.want)
+        assert bot.proc is not None
+        peak = rss_kib(bot.proc.pid, "VmHWM")
+        row = Row("burst", chats * per_chat, end - start, load.latencies(plan), lost, dup, bot.error_lines())
+        row.notes = f"{chats}x{per_chat}; peak RSS {peak / 1024:.0f} MiB" + ("" if ok else "; TIMED OUT")
+        return row
+    finally:
+        await bot.stop()
+        await fake.stop()
+        tmp.cleanup()
+
+
+async def sustained(rate: float, seconds: float) -> Row:
+    fake, bot, load, tmp = await with_bot()
+    assert bot.proc is not None
+    samples: list[int] = []
+    try:
+        plan: dict[int, list[str]] = {}
+        start = time.perf_counter()
+        sent = 0
+        next_sample = start
+        chat = 1
+        while (now := time.perf_counter()) - start < seconds:
+            due = int((now - start) * rate)
+            while sent < due:
+                text = TEXTS[chat % len(TEXTS)]
+                plan[chat] = [text]
+                load.send(chat, text)  # every message from someone new
+                chat += 1
+                sent += 1
+            if now >= next_sample:
+                samples.append(rss_kib(bot.proc.pid))
+                next_sample += 1.0
+            await asyncio.sleep(0.01)
+        ok = await load.settle(plan, 60)
+        lost, dup = tally(fake, plan, load.want)
+        row = Row("sustained", sent, seconds, load.latencies(plan), lost, dup, bot.error_lines())
+        head = sorted(samples[2:7])[len(samples[2:7]) // 2] if len(samples) > 8 else samples[0]
+        tail = sorted(samples[-5:])[2] if len(samples) >= 5 else samples[-1]
+        row.notes = (
+            f"{rate:.0f} msg/s for {seconds:.0f}s, {sent} distinct people; RSS start {head / 1024:.1f} MiB "
+            f"(median of s 2-6), end {tail / 1024:.1f} MiB (median of last 5), max {max(samples) / 1024:.1f} MiB"
+            + ("" if ok else "; TIMED OUT")
+        )
+        return row
+    finally:
+        await bot.stop()
+        await fake.stop()
+        tmp.cleanup()
+
+
+async def flood(backlog: int) -> Row:
+    fake, bot, load, tmp = await with_bot(per_second=30.0)
+    fake.enforce_limits()
+    try:
+        question = TEXTS[0]
+        plan = {chat: [question] for chat in range(1, backlog + 1)}
+        start = time.perf_counter()
+        for chat in plan:
+            load.send(chat, question)
+        urgent = backlog + 1
+        load.send(urgent, EMERGENCY)
+        await fake.wait_until(lambda: bool(load.sends.get(urgent)), 110)
+        first = load.sends[urgent][0]
+        pending = sum(len(load.want[question]) for _ in plan) - sum(len(load.sends.get(c, ())) for c in plan)
+        full = {**plan, urgent: [EMERGENCY]}
+        ok = await load.settle(full, 110)
+        end = max(t[-1] for t in load.sends.values())
+        lost, dup = tally(fake, full, load.want)
+        row = Row("flood", backlog + 1, end - start, load.latencies(plan), lost, dup, bot.error_lines())
+        escalation_first = fake.texts(urgent)[:1] == load.want[EMERGENCY][:1]
+        row.notes = (
+            f"emergency answered in {(first - load.queued[urgent][0]) * 1000:.0f} ms with {pending} backlog "
+            f"replies still waiting (backlog cleared after {end - start:.1f}s); escalation first in its chat: "
+            f"{escalation_first}; 429s from the fake: {fake.floods}" + ("" if ok else "; TIMED OUT")
+        )
+        return row
+    finally:
+        await bot.stop()
+        await fake.stop()
+        tmp.cleanup()
+
+
+async def faults(chats: int, per_chat: int, every: int, kinds: tuple[str, ...], name: str) -> Row:
+    fake, bot, load, tmp = await with_bot()
+    try:
+        fake.fail_every(every, kinds, ("sendMessage", "getUpdates"))
+        plan = plan_for(chats, per_chat)
+        start = time.perf_counter()
+        for k in range(per_chat):
+            for chat, texts in plan.items():
+                load.send(chat, texts[k])
+        ok = await load.settle(plan, 110)
+        end = max(t[-1] for t in load.sends.values())
+        lost, dup = tally(fake, plan, load.want)
+        injected = sum(1 for c in fake.calls if c.status != 200)
+        row = Row(name, chats * per_chat, end - start, load.latencies(plan), lost, dup, bot.error_lines())
+        alive = bot.proc is not None and bot.proc.poll() is None
+        row.notes = (
+            f"every {every}th call: {'/'.join(kinds)}; {injected} faults injected; bot still running: {alive}"
+            + ("" if ok else "; TIMED OUT")
+        )
+        return row
+    finally:
+        await bot.stop()
+        await fake.stop()
+        tmp.cleanup()
+
+
+async def kill9(chats: int, per_chat: int, at: float = 0.4) -> Row:
+    fake, bot, load, tmp = await with_bot()
+    try:
+        plan = plan_for(chats, per_chat)
+        total = sum(load.expected(plan).values())
+        start = time.perf_counter()
+        for k in range(per_chat):
+            for chat, texts in plan.items():
+                load.send(chat, texts[k])
+        await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= total * at, 110)
+        bot.kill9()
+        killed_at = sum(map(len, load.sends.values()))
+        pending = fake.pending_updates()
+        await bot.start()
+        ok = await load.settle(plan, 110)
+        end = max(t[-1] for t in load.sends.values())
+        lost, dup = tally(fake, plan, load.want)
+        row = Row("kill9", chats * per_chat, end - start, load.latencies(plan), lost, dup, bot.error_lines())
+        row.notes = (
+            f"{chats}x{per_chat}; SIGKILL after {killed_at}/{total} reply messages, {pending} updates "
+            f"unconfirmed at the kill; restarted" + ("" if ok else "; TIMED OUT")
+        )
+        return row
+    finally:
+        await bot.stop()
+        await fake.stop()
+        tmp.cleanup()
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    q = args.quick
+    scenarios: dict[str, Any] = {
+        "burst": lambda: burst(100 if q else 1000, 5),
+        "sustained": lambda: sustained(args.rate, 10 if q else 60),
+        "flood": lambda: flood(150 if q else 1000),
+        "faults": lambda: faults(50 if q else 200, 3, 7, ("500", "429", "drop"), "faults"),
+        "lost-answer": lambda: faults(50 if q else 200, 3, 25, ("lost",), "lost-answer"),
+        "kill9": lambda: kill9(50 if q else 300, 3 if q else 5),
+    }
+    chosen = list(scenarios) if args.scenario == "all" else [args.scenario]
+    if args.scenario == "faults":
+        chosen = ["faults", "lost-answer"]
+    rows = []
+    print(HEADER, flush=True)
+    for name in chosen:
+        row = await scenarios[name]()
+        rows.append(row)
+        print(row.line(), flush=True)
+    return 1 if any(r.lost for r in rows) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--scenario", default="all", choices=["all", "burst", "sustained", "flood", "faults", "lost-answer", "kill9"]
+    )
+    parser.add_argument("--rate", type=float, default=50.0, help="sustained: messages a second")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a result)")
+    return asyncio.run(main_async(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
