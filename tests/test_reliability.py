@@ -1,0 +1,129 @@
+"""Faults, flood limits and kill -9, small enough for CI: every message answered, and exactly once where
+a Bot API client can know. The full-size runs with figures are in benchmarks/load.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from benchmarks.load import TEXTS, Bot, Load, answers, plan_for, tally
+from tests.conftest import Running, make_config
+from tests.fake_telegram import FakeTelegram
+from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected
+
+
+def want_for(running: Running) -> dict[str, list[str]]:
+    return {t: expected(running, t) for t in (*TEXTS, QUESTION)}
+
+
+async def burst(load: Load, plan: dict[int, list[str]]) -> None:
+    for k in range(max(map(len, plan.values()))):
+        for chat, texts in plan.items():
+            if k < len(texts):
+                load.send(chat, texts[k])
+
+
+async def test_every_nth_call_failing_loses_and_duplicates_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
+    running = Running(fake, make_config(fake, tmp_path))
+    await running.start()
+    try:
+        # 500s, 429s with retry_after and connections dropped before the server acted, on sends and
+        # on long polls alike: all safe to retry.
+        fake.fail_every(5, ("500", "429", "drop"), ("sendMessage", "getUpdates"))
+        load = Load(fake, want_for(running))
+        plan = plan_for(30, 3)
+        await burst(load, plan)
+        assert await load.settle(plan, 30)
+        assert sum(c.status != 200 for c in fake.calls) >= 10  # the faults did happen
+        assert tally(fake, plan, load.want) == (0, 0)
+        assert running.poller is not None and not running._polling.done()  # still polling
+        fake.fail_every(10**9, ("500",))
+        load.send(999, QUESTION)  # and still answering
+        assert await load.settle({999: [QUESTION]}, 5)
+    finally:
+        await running.stop()
+
+
+async def test_a_send_whose_answer_was_lost_is_sent_again_and_counted(fake: FakeTelegram, tmp_path: Path) -> None:
+    running = Running(fake, make_config(fake, tmp_path))
+    await running.start()
+    try:
+        # The server sends the message, then the connection drops: the bot cannot tell this from a drop
+        # before sending, and retries, because a duplicate safety answer is better than a lost one.
+        fake.fail_every(4, ("lost",), ("sendMessage",))
+        load = Load(fake, want_for(running))
+        plan = plan_for(20, 2)
+        await burst(load, plan)
+        assert await load.settle(plan, 30)
+        lost_answers = sum(1 for c in fake.calls if c.method == "sendMessage" and c.status == 0)
+        assert lost_answers >= 5
+        assert tally(fake, plan, load.want) == (0, lost_answers)
+    finally:
+        await running.stop()
+
+
+async def test_an_emergency_overtakes_a_flood_limited_backlog(fake: FakeTelegram, tmp_path: Path) -> None:
+    fake.enforce_limits()  # ~30 sends a second overall, ~1 a second per chat, 429 beyond
+    running = Running(fake, make_config(fake, tmp_path), per_second=30.0)
+    await running.start()
+    try:
+        load = Load(fake, want_for(running))
+        backlog = {chat: [QUESTION] for chat in range(1, 151)}  # about 5 s of sends at 30 a second
+        await burst(load, backlog)
+        urgent = 500
+        load.send(urgent, EMERGENCY)
+        await fake.wait_until(lambda: bool(load.sends.get(urgent)), 10)
+        waiting = sum(len(load.want[QUESTION]) - len(load.sends.get(c, ())) for c in backlog)
+        assert waiting >= 75  # answered while at least half the backlog was still queued
+        assert fake.texts(urgent)[0] == load.want[EMERGENCY][0]  # the escalation first in its chat
+        plan = {**backlog, urgent: [EMERGENCY]}
+        assert await load.settle(plan, 30)
+        assert tally(fake, plan, load.want) == (0, 0)
+    finally:
+        await running.stop()
+
+
+async def test_updates_answered_before_a_crash_are_not_answered_again(fake: FakeTelegram, tmp_path: Path) -> None:
+    config = make_config(fake, tmp_path)
+    first = fake.message(1, QUESTION)
+    second = fake.message(2, QUESTION)
+    # As if the bot had answered the first update, then died before confirming it to Telegram.
+    log = config.path(config.storage.path).with_name("answered-updates.log")
+    log.write_text(f"{first['update_id']}\n", encoding="ascii")
+    running = Running(fake, config)
+    await running.start()
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(2)))
+        await fake.wait_until(lambda: fake.pending_updates() == 0)  # both confirmed now
+        assert fake.texts(1) == [] and fake.texts(2) == expected(running, QUESTION)
+        assert second["update_id"] > first["update_id"]
+    finally:
+        await running.stop()
+
+
+async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
+    bot = Bot(fake, tmp_path)
+    load = Load(fake, answers(bot.config, TEXTS))
+    await bot.start()
+    try:
+        plan = plan_for(50, 3)
+        total = sum(load.expected(plan).values())
+        await burst(load, plan)
+        await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= total // 3, 30)
+        bot.kill9()
+        sent_before = sum(map(len, load.sends.values()))
+        assert sent_before < total and fake.pending_updates() > 0  # killed in the middle
+        started = time.monotonic()
+        await bot.start()
+        assert await load.settle(plan, 60), f"not all answered {time.monotonic() - started:.1f}s after restart"
+        lost, dup = tally(fake, plan, load.want)
+        assert lost == 0
+        # A duplicate needs the kill to land between a send and the record of its update: at most the
+        # sends in flight at that moment.
+        assert dup <= 64
+        assert await bot.stop() == 0
+    finally:
+        await bot.stop()
+        await asyncio.sleep(0)
