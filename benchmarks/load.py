@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -432,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate", type=float, default=50.0, help="sustained: messages a second")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a result)")
+    # A killed bot leaves half-read requests behind: the fake's server would log each with a traceback.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     return asyncio.run(main_async(parser.parse_args(argv)))
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timezone
 from pathlib import Path
+
+import pytest
 
 from benchmarks.load import TEXTS, Bot, Load, answers, plan_for, tally
 from tests.conftest import Running, make_config
@@ -127,3 +130,18 @@ async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, t
     finally:
         await bot.stop()
         await asyncio.sleep(0)
+
+
+async def test_memory_per_person_is_bounded(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.channels.telegram as tg
+
+    monkeypatch.setattr(tg, "CHATS_IN_MEMORY", 50)
+    channel = running.channel
+    now = datetime.now(timezone.utc)
+    for chat in range(1, 201):
+        channel._note(chat, [1, 2], now)
+    channel._note(150, [3], now)  # active again: kept as the most recent
+    assert len(channel._recent) == 50 and len(channel._last_seen) == 50
+    assert list(channel._recent)[-1] == 150 and 200 in channel._recent and 100 not in channel._recent

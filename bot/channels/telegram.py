@@ -66,6 +66,7 @@ BEHIND_SECONDS = 2.0  # sends queued beyond this: confirm updates on fetch so th
 BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
+CHATS_IN_MEMORY = 10_000  # chats whose ids are kept in memory, most recent first (the store keeps all)
 
 
 class StoreLike(Protocol):
@@ -446,12 +447,18 @@ class TelegramChannel:
 
     def _note(self, chat_id: int, message_ids: Sequence[int], when: datetime) -> None:
         stamp = when.timestamp()
-        recent = self._recent.setdefault(chat_id, {})
+        # Re-inserted so that the dicts run least recently active first: memory stays bounded however
+        # many people write, and a chat pushed out still has its ids in the store.
+        recent = self._recent.pop(chat_id, {})
+        self._recent[chat_id] = recent
         for mid in message_ids:
             recent[mid] = stamp
         while len(recent) > RECENT_PER_CHAT:
             del recent[next(iter(recent))]
-        self._last_seen[chat_id] = max(self._last_seen.get(chat_id, 0.0), time.time())
+        self._last_seen[chat_id] = max(self._last_seen.pop(chat_id, 0.0), time.time())
+        for table in (self._recent, self._last_seen):
+            while len(table) > CHATS_IN_MEMORY:
+                del table[next(iter(table))]
 
     def _deletable(self, chat_id: int) -> list[int]:
         oldest = time.time() - DELETE_WINDOW.total_seconds()
