@@ -349,10 +349,12 @@ async def flood(backlog: int) -> Row:
         tmp.cleanup()
 
 
-async def faults(chats: int, per_chat: int, every: int, kinds: tuple[str, ...], name: str) -> Row:
+async def faults(
+    chats: int, per_chat: int, every: int, kinds: tuple[str, ...], name: str, methods: tuple[str, ...]
+) -> Row:
     fake, bot, load, tmp = await with_bot()
     try:
-        fake.fail_every(every, kinds, ("sendMessage", "getUpdates"))
+        fake.fail_every(every, kinds, methods)
         plan = plan_for(chats, per_chat)
         start = time.perf_counter()
         for k in range(per_chat):
@@ -365,7 +367,8 @@ async def faults(chats: int, per_chat: int, every: int, kinds: tuple[str, ...], 
         row = Row(name, chats * per_chat, end - start, load.latencies(plan), lost, dup, bot.error_lines())
         alive = bot.proc is not None and bot.proc.poll() is None
         row.notes = (
-            f"every {every}th call: {'/'.join(kinds)}; {injected} faults injected; bot still running: {alive}"
+            f"every {every}th {'/'.join(methods)}: {'/'.join(kinds)}; {injected} faults injected; "
+            f"bot still running: {alive}"
             + ("" if ok else "; TIMED OUT")
         )
         return row
@@ -410,8 +413,10 @@ async def main_async(args: argparse.Namespace) -> int:
         "burst": lambda: burst(100 if q else 1000, 5),
         "sustained": lambda: sustained(args.rate, 10 if q else 60),
         "flood": lambda: flood(150 if q else 1000),
-        "faults": lambda: faults(50 if q else 200, 3, 7, ("500", "429", "drop"), "faults"),
-        "lost-answer": lambda: faults(50 if q else 200, 3, 25, ("lost",), "lost-answer"),
+        "faults": lambda: faults(
+            50 if q else 200, 3, 7, ("500", "429", "drop"), "faults", ("sendMessage", "getUpdates")
+        ),
+        "lost-answer": lambda: faults(50 if q else 200, 3, 25, ("lost",), "lost-answer", ("sendMessage",)),
         "kill9": lambda: kill9(50 if q else 300, 3 if q else 5),
     }
     chosen = list(scenarios) if args.scenario == "all" else [args.scenario]
