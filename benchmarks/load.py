@@ -14,7 +14,8 @@ Scenarios (``--scenario NAME``; default all):
   chat, 429 + retry_after beyond), the bot paces itself at 30 a second; a 1,000-message backlog, then an
   emergency from someone else: its latency, and how many backlog replies were still waiting then.
 - faults: every Nth sendMessage/getUpdates fails (500, 429 retry_after, connection dropped before the
-  server acted); then a run where the connection drops *after* the server sent the message.
+  server acted); then (lost-answer) sends the server carries out but whose answer never arrives: the
+  connection drops, or the answer comes after the client's 5 s timeout.
 - kill9: SIGKILL in the middle of a burst, then a restart: lost and duplicated answers.
 
 What "exactly once" can mean here: a 500, a 429 and a connection dropped before the request reached
@@ -416,7 +417,9 @@ async def main_async(args: argparse.Namespace) -> int:
         "faults": lambda: faults(
             50 if q else 200, 3, 7, ("500", "429", "drop"), "faults", ("sendMessage", "getUpdates")
         ),
-        "lost-answer": lambda: faults(50 if q else 200, 3, 25, ("lost",), "lost-answer", ("sendMessage",)),
+        "lost-answer": lambda: faults(
+            50 if q else 200, 3, 25, ("lost", "timeout"), "lost-answer", ("sendMessage",)
+        ),
         "kill9": lambda: kill9(50 if q else 300, 3 if q else 5),
     }
     chosen = list(scenarios) if args.scenario == "all" else [args.scenario]

@@ -218,11 +218,18 @@ class Fault:
         return cls(drop=True, after=True, chat_id=chat_id)
 
 
+    @classmethod
+    def timed_out(cls, seconds: float = 6.0, chat_id: int | None = None) -> Fault:
+        """No answer for longer than PTB's 5 s read timeout; the request is carried out all the same."""
+        return cls(drop=True, after=True, delay=seconds, chat_id=chat_id)
+
+
 FAULT_KINDS: dict[str, Callable[[], Fault]] = {
     "500": Fault.server_error,
     "429": Fault.flood,
     "drop": Fault.dropped,
     "lost": Fault.lost_answer,
+    "timeout": Fault.timed_out,
 }
 
 
@@ -325,6 +332,7 @@ class FakeTelegram:
         self._per_chat: dict[Any, Bucket] = {}
         self._every: tuple[int, tuple[str, ...], tuple[Callable[[], Fault], ...]] | None = None
         self._counted = 0
+        self.faults_in_progress = 0  # delayed faults still waiting to act
 
     # ----- server lifecycle -------------------------------------------------------------------
     @property
@@ -547,7 +555,11 @@ class FakeTelegram:
                 fault = Fault.flood(max(1, math.ceil(flood)))
         if fault is not None:
             if fault.delay:
-                await asyncio.sleep(fault.delay)
+                self.faults_in_progress += 1
+                try:
+                    await asyncio.sleep(fault.delay)
+                finally:
+                    self.faults_in_progress -= 1
             if fault.after:
                 await self._answer(method, params, request)
             if fault.drop or fault.delay:

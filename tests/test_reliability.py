@@ -53,16 +53,45 @@ async def test_a_send_whose_answer_was_lost_is_sent_again_and_counted(fake: Fake
     running = Running(fake, make_config(fake, tmp_path))
     await running.start()
     try:
-        # The server sends the message, then the connection drops: the bot cannot tell this from a drop
-        # before sending, and retries, because a duplicate safety answer is better than a lost one.
-        fake.fail_every(4, ("lost",), ("sendMessage",))
+        # The server sends the message, then the connection drops or the answer comes after the client's
+        # timeout: the bot cannot tell this from a failure before sending, and retries, because a
+        # duplicate safety answer is better than a lost one.
+        fake.fail_every(4, ("lost", "timeout"), ("sendMessage",))
         load = Load(fake, want_for(running))
         plan = plan_for(20, 2)
         await burst(load, plan)
         assert await load.settle(plan, 30)
+        await fake.wait_until(lambda: not fake.faults_in_progress, 10)
         lost_answers = sum(1 for c in fake.calls if c.method == "sendMessage" and c.status == 0)
-        assert lost_answers >= 5
+        assert lost_answers >= 8
         assert tally(fake, plan, load.want) == (0, lost_answers)
+    finally:
+        await running.stop()
+
+
+async def test_the_fake_enforces_flood_limits_with_retry_after(fake: FakeTelegram, tmp_path: Path) -> None:
+    from telegram.error import RetryAfter
+
+    fake.enforce_limits()
+    running = Running(fake, make_config(fake, tmp_path), per_second=0.0)
+    await running.start(poll=False)
+    try:
+        fake.chat(1)
+        for _ in range(3):  # a short burst in one chat is let through
+            await running.app.bot.send_message(1, "a")
+        try:
+            await running.app.bot.send_message(1, "a")
+            raise AssertionError("the fourth message within a second went through")
+        except RetryAfter as exc:
+            assert exc.retry_after.total_seconds() >= 1  # type: ignore[union-attr]
+        for chat in range(2, 40):  # 30 a second across chats
+            fake.chat(chat)
+        results = await asyncio.gather(
+            *(running.app.bot.send_message(c, "b") for c in range(2, 40)), return_exceptions=True
+        )
+        assert 25 <= sum(not isinstance(r, Exception) for r in results) <= 30
+        assert all(isinstance(r, RetryAfter) for r in results if isinstance(r, Exception))
+        assert fake.floods == 1 + sum(isinstance(r, Exception) for r in results)
     finally:
         await running.stop()
 
