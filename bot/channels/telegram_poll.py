@@ -33,7 +33,7 @@ from telegram.error import InvalidToken, TelegramError
 log = logging.getLogger(__name__)
 LIMIT = 100  # getUpdates returns at most this many
 POLL_SECONDS = 10  # long-polling timeout while nothing is in hand
-HOLD_SECONDS = 30.0  # longest an unanswered update keeps the offset back
+HOLD_SECONDS = 3.0  # longest an unanswered update keeps the offset back (a stuck chat must not stall intake)
 MAX_INFLIGHT = 4096  # updates handled at once
 LOG_KEEP = 5000  # answered ids kept in the log before it is rewritten
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
