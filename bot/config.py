@@ -32,6 +32,7 @@ class TelegramConfig:
     port: int = 8443  # webhook: port the local server binds
     secret_token: str = ""  # webhook: also read from TELEGRAM_WEBHOOK_SECRET
     stale_after_seconds: int = 180  # older updates get a "sorry for the slow reply" line
+    sends_per_second: int = 30  # pace of sends across chats (Telegram's limit); 0 = unpaced
     protect_content: bool = True  # replies cannot be forwarded or saved
     disable_notification: bool = False
 

@@ -28,7 +28,8 @@ _APOS_RUN = re.compile(r"'+")
 _CONTRACTIONS = {
     "he's": "he is", "she's": "she is", "it's": "it is", "that's": "that is", "what's": "what is",
     "who's": "who is", "where's": "where is", "there's": "there is", "here's": "here is",
-    "how's": "how is", "let's": "let us", "someone's": "someone is", "somebody's": "somebody is", "i'm": "i am", "i've": "i have", "i'll": "i will",
+    "how's": "how is", "let's": "let us", "someone's": "someone is", "somebody's": "somebody is",
+    "i'm": "i am", "i've": "i have", "i'll": "i will",
     "i'd": "i would", "he'll": "he will", "she'll": "she will", "he'd": "he would",
     "she'd": "she would", "they'll": "they will", "they're": "they are", "they've": "they have",
     "we're": "we are", "we've": "we have", "we'll": "we will", "you're": "you are",

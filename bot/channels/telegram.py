@@ -60,8 +60,7 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_membe
 DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
 STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
 INFLIGHT = 64  # Bot API requests in flight at once (see SendGate)
-SENDS_PER_SECOND = 30.0  # Telegram's limit across chats; the gate paces sends to it
-SENDS_ENV = "TELEGRAM_SENDS_PER_SECOND"  # override (0 = unpaced: benchmarks against a fake without limits)
+SENDS_ENV = "TELEGRAM_SENDS_PER_SECOND"  # overrides telegram.sends_per_second (benchmarks against a fake)
 BEHIND_SECONDS = 2.0  # sends queued beyond this: confirm updates on fetch so that later ones are seen
 BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
@@ -539,12 +538,12 @@ def _date(messages: Sequence[Message]) -> datetime:
 
 
 # ----- building and running ---------------------------------------------------------------------
-def sends_per_second() -> float:
-    """The send pace: Telegram's 30 a second unless the environment says otherwise."""
+def sends_per_second(config: Config) -> float:
+    """The send pace across chats: telegram.sends_per_second, unless the environment overrides it."""
     try:
-        return max(0.0, float(os.environ.get(SENDS_ENV, SENDS_PER_SECOND)))
+        return max(0.0, float(os.environ.get(SENDS_ENV, config.telegram.sends_per_second)))
     except ValueError:
-        return SENDS_PER_SECOND
+        return float(config.telegram.sends_per_second)
 
 
 def build_application(
@@ -563,7 +562,7 @@ def build_application(
         .base_url(config.telegram.base_url)
         .defaults(defaults)
         .concurrent_updates(256)
-        .rate_limiter(SendGate(INFLIGHT, sends_per_second() if per_second is None else per_second))
+        .rate_limiter(SendGate(INFLIGHT, sends_per_second(config) if per_second is None else per_second))
         .job_queue(None)
         .post_init(channel.post_init)
         .post_shutdown(channel.post_shutdown)
