@@ -105,6 +105,14 @@ def _expand(token: str) -> str:
 
 def normalise(text: str) -> str:
     """The canonical form of a message: folded, contractions and text-speak expanded, words only."""
+    # Examples are normalised by the loader, the matcher and the detector alike: remember short texts.
+    return _normalise_short(text) if len(text) <= _CACHED_LENGTH else _normalise(text)
+
+
+_CACHED_LENGTH = 300
+
+
+def _normalise(text: str) -> str:
     folded = _APOS_RUN.sub("'", fold(text))
     out = []
     for raw in _NON_WORD.sub(" ", folded).split():
@@ -112,6 +120,9 @@ def normalise(text: str) -> str:
         if token:
             out.append(_expand(token))
     return " ".join(out)
+
+
+_normalise_short = lru_cache(maxsize=65536)(_normalise)
 
 
 def words(text: str) -> list[str]:
