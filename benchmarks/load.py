@@ -46,21 +46,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.throughput import TEXTS  # noqa: E402  (the same messages as the throughput benchmark)
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 EMERGENCY = "he is outside my house right now"
-TEXTS = (
-    "how do i report stalking to the police",
-    "what counts as stalking",
-    "he keeps turning up at my work",
-    "what evidence should i keep",
-    "is there a helpline i can call",
-    "can i get a restraining order",
-    "someone made fake accounts to message me",
-    "hello",
-    "i think he put a tracker on my car",
-    EMERGENCY,
-)
+assert EMERGENCY in TEXTS
 
 
 def answers(config_path: Path, texts: Iterable[str]) -> dict[str, list[str]]:
