@@ -39,14 +39,10 @@ FAKE_TALLY = {"requests": 0, "rejected": 0}
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
+async def fake(lenient_fake: FakeTelegram) -> AsyncIterator[FakeTelegram]:
     """A running fake Bot API; at the end, the bot must not have sent it anything Telegram rejects."""
-    server = FakeTelegram()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
+    server = lenient_fake
+    yield server
     FAKE_TALLY["requests"] += len(server.calls)
     FAKE_TALLY["rejected"] += len(server.rejected)
     assert server.rejected == [], f"the fake Bot API rejected requests: {server.rejected}"

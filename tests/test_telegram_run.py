@@ -114,24 +114,21 @@ async def stop(proc: asyncio.subprocess.Process, sig: int) -> tuple[int, str]:
     return proc.returncode, err.decode()
 
 
+async def start_bot(config: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m bot run --config FILE` as its own process, as an operator starts it."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config), env=env, cwd=str(REPO),
+        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 async def test_polling_process_answers_and_shuts_down_gracefully(
     fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str], sig: int
 ) -> None:
     config = write_config(tmp_path, fake)
     fake.message(70, WORDS, age=30)  # written before the bot started: must not be dropped
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        env=process_env,
-        cwd=str(REPO),
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    proc = await start_bot(config, process_env)
     try:
         await fake.wait_until(lambda: bool(fake.texts(70)), timeout=30)
         fake.message(70, "/help")
@@ -153,18 +150,7 @@ async def test_webhook_process_rejects_requests_without_the_secret(
         f"  secret_token: {SECRET}\n"
     )
     config = write_config(tmp_path, fake, extra)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        "--config",
-        str(config),
-        env=process_env,
-        cwd=str(REPO),
-        stderr=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    proc = await start_bot(config, process_env)
     try:
         await fake.wait_until(lambda: fake.webhook is not None, timeout=30)
         assert fake.webhook is not None and fake.webhook["secret_token"] == SECRET
