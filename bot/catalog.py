@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import htmltext, placeholders
-from bot.hours import DAYS, parse_span
+from bot.hours import DAYS, hours_text, parse_span
 from bot.model import (
     ESCALATION_IDS,
     OPTIONAL_RESPONSES,
@@ -604,6 +604,7 @@ class _Checker:
             opened = self.fill_or_empty(h.open_text, {**values, "closes": "16:00"})
             closed = self.fill_or_empty(h.closed_text, {**values, "opens": "on Wednesday 30 September at 09:30"})
             values[f"{h.id}_status"] = max(opened, closed, key=len)
+            values[f"{h.id}_hours"] = hours_text(h)
         self.fill_values = values
         self.known_placeholders = set(values)
 

@@ -89,3 +89,29 @@ def status_text(hours: OpeningHours, now: datetime, values: Mapping[str, str] | 
     opening = next_opening(hours, now)
     opens = describe_opening(opening, now) if opening else "on a date not yet announced"
     return fill(hours.closed_text, {**(values or {}), "opens": opens})
+
+
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _days(days: list[int]) -> str:
+    """'Monday to Friday' for a run of three or more days, else 'Monday, Tuesday and Thursday'."""
+    if len(days) >= 3 and days == list(range(days[0], days[-1] + 1)):
+        return f"{_DAY_NAMES[days[0]]} to {_DAY_NAMES[days[-1]]}"
+    names = [_DAY_NAMES[d] for d in days]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def hours_text(hours: OpeningHours) -> str:
+    """The weekly hours in words, for the {<id>_hours} placeholder, written from the same data as the status."""
+    groups: dict[tuple[tuple[time, time], ...], list[int]] = {}
+    for day in range(7):
+        spans = hours.weekly.get(day, ())
+        if spans:
+            groups.setdefault(tuple(sorted(spans)), []).append(day)
+    parts = [
+        _days(days) + " " + " and ".join(f"{a:%H:%M} to {b:%H:%M}" for a, b in spans)
+        for spans, days in groups.items()
+    ]
+    text = "; ".join(parts) or "no regular hours"
+    return text + ("; closed on bank holidays" if hours.closed_dates else "")

@@ -82,12 +82,12 @@ def values(
     *,
     as_html: bool = True,
 ) -> dict[str, str]:
-    """Every placeholder's value: the ``service`` settings, {report_online} and each {<id>_status}.
+    """Every placeholder's value: the ``service`` settings, {report_online}, each {<id>_status} and {<id>_hours}.
 
     With ``as_html`` (answers) the admin's plain-text service values are HTML-escaped; without it (URLs
     of link buttons) they are inserted as written.
     """
-    from bot.hours import status_text
+    from bot.hours import hours_text, status_text
     from bot.htmltext import to_plain
 
     url = str(service.get("report_url", ""))
@@ -101,4 +101,5 @@ def values(
         # status texts are HTML and may use the service placeholders (but not another status)
         text = status_text(h, now, escaped)
         out[f"{h.id}_status"] = text if as_html else to_plain(text)
+        out[f"{h.id}_hours"] = hours_text(h)
     return out

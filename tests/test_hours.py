@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import pytest
 
-from bot.hours import closes_at, describe_opening, next_opening, parse_span, status_text
+from bot.hours import closes_at, describe_opening, hours_text, next_opening, parse_span, status_text
 from bot.model import OpeningHours
 
 
@@ -95,3 +95,14 @@ def test_a_line_that_never_opens_says_so() -> None:
 def test_parse_span_rejects(text: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_span(text)
+
+
+def test_hours_text_is_written_from_the_data() -> None:
+    assert hours_text(helpline()) == "Monday and Friday 09:30 to 16:00; Wednesday 09:30 to 11:00 and 13:00 to 16:00"
+    weekdays = MappingProxyType({d: (parse_span("09:30-16:00"),) for d in (0, 1, 3, 4)} |
+                                {2: (parse_span("13:00-16:00"),)})
+    nsh = OpeningHours("nsh", "NSH", "Europe/London", weekdays, frozenset({"2026-12-25"}), "", "")
+    assert hours_text(nsh) == ("Monday, Tuesday, Thursday and Friday 09:30 to 16:00; Wednesday 13:00 to 16:00; "
+                               "closed on bank holidays")
+    every_day = MappingProxyType({d: (parse_span("00:00-23:59"),) for d in range(7)})
+    assert hours_text(OpeningHours("x", "X", "UTC", every_day, frozenset(), "", "")).startswith("Monday to Sunday")
