@@ -33,6 +33,7 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,7 @@ from benchmarks.throughput import TEXTS  # noqa: E402  (the same messages as the
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 EMERGENCY = "he is outside my house right now"
+WEBHOOK_SECRET = "load-test-secret"
 assert EMERGENCY in TEXTS
 
 
@@ -83,6 +85,13 @@ def tally(fake: FakeTelegram, plan: dict[int, list[str]], want: dict[str, list[s
     return lost, dup
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (for the bot's webhook server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
     """A process's resident memory (or VmHWM, its peak) in KiB, from /proc."""
     try:
@@ -97,13 +106,20 @@ def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
 class Bot:
     """The bot as a subprocess pointed at the fake."""
 
-    def __init__(self, fake: FakeTelegram, folder: Path, per_second: float = 0.0) -> None:
+    def __init__(self, fake: FakeTelegram, folder: Path, per_second: float = 0.0, webhook: bool = False) -> None:
         self.fake = fake
         self.folder = folder
         self.per_second = per_second
+        self.webhook_port = free_port() if webhook else 0
+        mode = (
+            f"  mode: webhook\n  url: https://bot.example.org/hook\n  listen: 127.0.0.1\n"
+            f"  port: {self.webhook_port}\n  secret_token: {WEBHOOK_SECRET}\n"
+            if webhook
+            else ""
+        )
         self.config = folder / "config.yaml"
         self.config.write_text(
-            f"telegram:\n  base_url: {fake.base_url}\n"
+            f"telegram:\n  base_url: {fake.base_url}\n{mode}"
             f"intents_dir: {REPO / 'intents'}\n"
             f"storage:\n  path: {folder / 'bot.sqlite3'}\n"
             "log_level: ERROR\n",
@@ -113,14 +129,16 @@ class Bot:
         self.errors = folder / "stderr.log"
 
     async def start(self) -> None:
-        """Start the process and wait until it long-polls."""
+        """Start the process and wait until it long-polls (or has set its webhook)."""
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": self.fake.token,
             "TELEGRAM_SENDS_PER_SECOND": str(self.per_second),
             "PYTHONPATH": str(REPO),
         }
-        polls = len(self.fake.calls_of("getUpdates"))
+        ready_method = "setWebhook" if self.webhook_port else "getUpdates"
+        ready = len(self.fake.calls_of(ready_method))
+        sends = len(self.fake.calls_of("sendMessage"))
         with self.errors.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run", "--config", str(self.config)],
@@ -129,12 +147,15 @@ class Bot:
                 stderr=err,
                 stdout=subprocess.DEVNULL,
             )
+        if self.webhook_port:
+            # Where Telegram would deliver the public URL's requests: the bot's local server.
+            self.fake.deliver_to(f"http://127.0.0.1:{self.webhook_port}/hook")
         deadline = time.monotonic() + 60
-        while len(self.fake.calls_of("getUpdates")) <= polls and not self.fake.calls_of("sendMessage")[polls:]:
+        while len(self.fake.calls_of(ready_method)) <= ready and len(self.fake.calls_of("sendMessage")) <= sends:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the bot exited with {self.proc.returncode}: see {self.errors}")
             if time.monotonic() > deadline:
-                raise SystemExit("the bot did not start polling in time")
+                raise SystemExit("the bot did not start serving in time")
             await asyncio.sleep(0.05)
 
     def kill9(self) -> None:
@@ -237,18 +258,20 @@ def plan_for(chats: int, per_chat: int, first: int = 1) -> dict[int, list[str]]:
     return {c: [TEXTS[(c + k) % len(TEXTS)] for k in range(per_chat)] for c in range(first, first + chats)}
 
 
-async def with_bot(per_second: float = 0.0) -> tuple[FakeTelegram, Bot, Load, tempfile.TemporaryDirectory[str]]:
+async def with_bot(
+    per_second: float = 0.0, webhook: bool = False
+) -> tuple[FakeTelegram, Bot, Load, tempfile.TemporaryDirectory[str]]:
     fake = FakeTelegram()
     await fake.start()
     tmp = tempfile.TemporaryDirectory()
-    bot = Bot(fake, Path(tmp.name), per_second)
+    bot = Bot(fake, Path(tmp.name), per_second, webhook)
     want = answers(bot.config, TEXTS)
     await bot.start()
     return fake, bot, Load(fake, want), tmp
 
 
-async def burst(chats: int, per_chat: int) -> Row:
-    fake, bot, load, tmp = await with_bot()
+async def burst(chats: int, per_chat: int, webhook: bool = False) -> Row:
+    fake, bot, load, tmp = await with_bot(webhook=webhook)
     try:
         plan = plan_for(chats, per_chat)
         start = time.perf_counter()
@@ -269,8 +292,8 @@ async def burst(chats: int, per_chat: int) -> Row:
         tmp.cleanup()
 
 
-async def sustained(rate: float, seconds: float) -> Row:
-    fake, bot, load, tmp = await with_bot()
+async def sustained(rate: float, seconds: float, webhook: bool = False) -> Row:
+    fake, bot, load, tmp = await with_bot(webhook=webhook)
     assert bot.proc is not None
     samples: list[int] = []
     try:
@@ -308,8 +331,8 @@ async def sustained(rate: float, seconds: float) -> Row:
         tmp.cleanup()
 
 
-async def flood(backlog: int) -> Row:
-    fake, bot, load, tmp = await with_bot(per_second=30.0)
+async def flood(backlog: int, webhook: bool = False) -> Row:
+    fake, bot, load, tmp = await with_bot(per_second=30.0, webhook=webhook)
     fake.enforce_limits()
     try:
         question = TEXTS[0]
@@ -341,9 +364,15 @@ async def flood(backlog: int) -> Row:
 
 
 async def faults(
-    chats: int, per_chat: int, every: int, kinds: tuple[str, ...], name: str, methods: tuple[str, ...]
+    chats: int,
+    per_chat: int,
+    every: int,
+    kinds: tuple[str, ...],
+    name: str,
+    methods: tuple[str, ...],
+    webhook: bool = False,
 ) -> Row:
-    fake, bot, load, tmp = await with_bot()
+    fake, bot, load, tmp = await with_bot(webhook=webhook)
     try:
         fake.fail_every(every, kinds, methods)
         plan = plan_for(chats, per_chat)
@@ -369,8 +398,8 @@ async def faults(
         tmp.cleanup()
 
 
-async def kill9(chats: int, per_chat: int, at: float = 0.4) -> Row:
-    fake, bot, load, tmp = await with_bot()
+async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = False) -> Row:
+    fake, bot, load, tmp = await with_bot(webhook=webhook)
     try:
         plan = plan_for(chats, per_chat)
         total = sum(load.expected(plan).values())
@@ -400,17 +429,18 @@ async def kill9(chats: int, per_chat: int, at: float = 0.4) -> Row:
 
 async def main_async(args: argparse.Namespace) -> int:
     q = args.quick
+    hook = args.mode == "webhook"
+    # Long polls are Bot API calls that can fail too; a webhook's deliveries come to the bot instead.
+    calls = ("sendMessage",) if hook else ("sendMessage", "getUpdates")
     scenarios: dict[str, Any] = {
-        "burst": lambda: burst(100 if q else 1000, 5),
-        "sustained": lambda: sustained(args.rate, 10 if q else 60),
-        "flood": lambda: flood(150 if q else 1000),
-        "faults": lambda: faults(
-            50 if q else 200, 3, 7, ("500", "429", "drop"), "faults", ("sendMessage", "getUpdates")
-        ),
+        "burst": lambda: burst(100 if q else 1000, 5, hook),
+        "sustained": lambda: sustained(args.rate, 10 if q else 60, hook),
+        "flood": lambda: flood(150 if q else 1000, hook),
+        "faults": lambda: faults(50 if q else 200, 3, 7, ("500", "429", "drop"), "faults", calls, hook),
         "lost-answer": lambda: faults(
-            50 if q else 200, 3, 25, ("lost", "timeout"), "lost-answer", ("sendMessage",)
+            50 if q else 200, 3, 25, ("lost", "timeout"), "lost-answer", ("sendMessage",), hook
         ),
-        "kill9": lambda: kill9(50 if q else 300, 3 if q else 5),
+        "kill9": lambda: kill9(50 if q else 300, 3 if q else 5, webhook=hook),
     }
     chosen = list(scenarios) if args.scenario == "all" else [args.scenario]
     if args.scenario == "faults":
@@ -430,10 +460,12 @@ def main(argv: list[str] | None = None) -> int:
         "--scenario", default="all", choices=["all", "burst", "sustained", "flood", "faults", "lost-answer", "kill9"]
     )
     parser.add_argument("--rate", type=float, default=50.0, help="sustained: messages a second")
+    parser.add_argument("--mode", choices=["polling", "webhook"], default="polling", help="how the bot is served")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a result)")
     # A killed bot leaves half-read requests behind: the fake's server would log each with a traceback.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
-    return asyncio.run(main_async(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ rejects: malformed HTML, empty or over-long text, bad buttons, unknown chats, me
 queries, deletions after 48 hours. Each rejection is also appended to ``rejected`` so a test can assert
 that the bot never sent Telegram anything it would refuse. Scripted faults (429, 5xx, 400, 403, a dropped
 connection, a slow answer) are queued per method with :meth:`FakeTelegram.fail` and are not rejections.
+While a webhook is set, :meth:`FakeTelegram.deliver_to` makes it push updates to the bot as Telegram does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from html import unescape
 from typing import Any
 from urllib.parse import urlparse
 
+import aiohttp
 from aiohttp import web
 
 MAX_TEXT = 4096
@@ -333,6 +335,15 @@ class FakeTelegram:
         self._every: tuple[int, tuple[str, ...], tuple[Callable[[], Fault], ...]] | None = None
         self._counted = 0
         self.faults_in_progress = 0  # delayed faults still waiting to act
+        self.webhook_connections = 40
+        self.deliveries = 0  # webhook POSTs the bot answered with 200
+        self.failed_deliveries = 0  # webhook POSTs that failed (refused, dropped, timed out, not 200)
+        self.delivered_at: dict[int, float] = {}  # update id -> perf_counter() when the bot answered 200
+        self._target: str | None = None
+        self._deliverer: asyncio.Task[None] | None = None
+        self._delivering: dict[int, asyncio.Task[None]] = {}
+        self._not_before: dict[int, float] = {}  # update id -> earliest next delivery attempt
+        self._attempts: dict[int, int] = {}
 
     # ----- server lifecycle -------------------------------------------------------------------
     @property
@@ -353,9 +364,73 @@ class FakeTelegram:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        """Shut the server down."""
+        """Shut the server down (and any webhook delivery)."""
+        tasks = [t for t in (self._deliverer, *self._delivering.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
+
+    # ----- webhook delivery -------------------------------------------------------------------
+    def deliver_to(self, url: str, timeout: float = 60.0) -> None:
+        """While a webhook is set, POST updates to ``url`` (where the public URL leads) as Telegram does.
+
+        Like Telegram: oldest first, up to ``max_connections`` at once, the secret token in a header. An
+        update is done only when the answer is 200; anything else (refused connection, dropped
+        connection, no answer within ``timeout``, another status) is tried again later, waiting longer
+        each time (0.25 s doubling, at most 8 s), so a bot that was down gets everything on restart.
+        """
+        self._target = url
+        if self._deliverer is None:
+            self._deliverer = asyncio.create_task(self._deliver_loop(timeout))
+
+    async def _deliver_loop(self, timeout: float) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            while True:
+                if self.webhook is not None and self._target is not None:
+                    self._start_deliveries(session)
+                await self._wait_change(0.05)
+
+    def _start_deliveries(self, session: aiohttp.ClientSession) -> None:
+        assert self.webhook is not None
+        allowed = self.webhook.get("allowed_updates")
+        now = time.monotonic()
+        for update in list(self._updates):
+            if len(self._delivering) >= self.webhook_connections:
+                return
+            uid = update["update_id"]
+            if uid in self._delivering or self._not_before.get(uid, 0.0) > now:
+                continue
+            if allowed and not any(k in update for k in allowed):
+                self._updates.remove(update)  # Telegram never delivers what the bot did not ask for
+                continue
+            task = asyncio.create_task(self._deliver(session, update))
+            self._delivering[uid] = task
+            task.add_done_callback(lambda _t, uid=uid: self._delivering.pop(uid, None))
+
+    async def _deliver(self, session: aiohttp.ClientSession, update: dict[str, Any]) -> None:
+        assert self.webhook is not None and self._target is not None
+        headers = {"Content-Type": "application/json"}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        uid = update["update_id"]
+        try:
+            async with session.post(self._target, data=json.dumps(update), headers=headers) as response:
+                ok = response.status == 200
+        except (aiohttp.ClientError, asyncio.TimeoutError):
+            ok = False
+        if ok:
+            self.deliveries += 1
+            self.delivered_at[uid] = time.perf_counter()
+            self._updates = [u for u in self._updates if u["update_id"] != uid]
+            self._not_before.pop(uid, None)
+            self._attempts.pop(uid, None)
+        else:
+            self.failed_deliveries += 1
+            tries = self._attempts[uid] = self._attempts.get(uid, 0) + 1
+            self._not_before[uid] = time.monotonic() + min(8.0, 0.25 * 2 ** (tries - 1))
+        self._pulse()
 
     # ----- scripting --------------------------------------------------------------------------
     def fail(self, method: str, *faults: Fault) -> None:
@@ -714,9 +789,13 @@ class FakeTelegram:
         secret = params.get("secret_token")
         if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
             raise Rejected(400, "Bad Request: bad webhook: secret token contains unallowed characters")
+        connections = params.get("max_connections", 40)
+        if not isinstance(connections, int) or not 1 <= connections <= 100:
+            raise Rejected(400, "Bad Request: bad webhook: max_connections must be between 1 and 100")
         if params.get("drop_pending_updates"):
             self._updates.clear()
         self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        self.webhook_connections = connections
         return True
 
     def _m_getwebhookinfo(self, params: dict[str, Any]) -> dict[str, Any]:

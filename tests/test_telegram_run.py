@@ -14,9 +14,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.channels.telegram import run, webhook_options
+from bot.channels.telegram import run
 from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
-from tests.conftest import INTENTS, REPO, Running, make_config
+from tests.conftest import INTENTS, REPO
 from tests.fake_telegram import FakeTelegram
 
 SECRET = "s3cret_Token-1"
@@ -67,39 +67,6 @@ async def post_update(port: int, path: str, update: dict[str, object], secret: s
         session.post(f"http://127.0.0.1:{port}/{path}", data=json.dumps(update), headers=headers) as r,
     ):
         return r.status
-
-
-async def test_webhook_requests_need_the_secret_token(fake: FakeTelegram, tmp_path: Path) -> None:
-    port = free_port()
-    telegram = {
-        "mode": "webhook",
-        "url": "https://bot.example.org/tg/hook",
-        "secret_token": SECRET,
-        "listen": "127.0.0.1",
-        "port": port,
-    }
-    config = make_config(fake, tmp_path, telegram=telegram)
-    running = Running(fake, config)
-    await running.start(poll=False)
-    assert running.app.updater is not None
-    await running.app.updater.start_webhook(**webhook_options(config))
-    try:
-        assert fake.webhook == {
-            "url": "https://bot.example.org/tg/hook",
-            "secret_token": SECRET,
-            "allowed_updates": list(webhook_options(config)["allowed_updates"]),
-        }
-        forged = fake.message(60, WORDS)
-        assert await post_update(port, "tg/hook", forged, None) == 403
-        assert await post_update(port, "tg/hook", forged, "wrong") == 403
-        await asyncio.sleep(0.3)
-        assert fake.texts(60) == []
-        real = fake.message(61, "hello")
-        assert await post_update(port, "tg/hook", real, SECRET) == 200
-        await fake.wait_until(lambda: bool(fake.texts(61)))
-        assert not fake.calls_of("getUpdates")
-    finally:
-        await running.stop()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from telegram import BotCommand, LinkPreviewOptions, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -46,6 +46,7 @@ from bot.channels.telegram_send import (
     delete_all,
     send_reply,
 )
+from bot.channels.telegram_webhook import Receiver, WebhookServer
 from bot.config import TOKEN_ENV, Config
 from bot.engine import COMMAND_DESCRIPTIONS
 from bot.htmltext import escape
@@ -66,6 +67,8 @@ BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dro
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
 CHATS_IN_MEMORY = 10_000  # chats whose ids are kept in memory, most recent first (the store keeps all)
+BOOTSTRAP_RETRIES = 5  # network failures tolerated while setting the webhook at start-up
+WEBHOOK_CONNECTIONS = 40  # deliveries Telegram makes at once (its default); each waits for its answer
 
 
 class StoreLike(Protocol):
@@ -574,20 +577,42 @@ def build_application(
 
 def make_poller(app: AnyApp, config: Config, **options: Any) -> Poller:
     """Our long polling (see telegram_poll): confirms updates once answered, skips ones answered before."""
-    gate = app.bot.rate_limiter
-    answered = AnsweredLog(config.path(config.storage.path).with_name("answered-updates.log"))
     return Poller(
         app.bot,
         app.process_update,
         allowed_updates=ALLOWED_UPDATES,
-        answered=answered,
-        behind=lambda: isinstance(gate, SendGate) and gate.behind_seconds() > BEHIND_SECONDS,
+        answered=answered_log(config),
+        behind=_behind(app),
         **options,
     )
 
 
-async def serve_polling(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
-    """Start, poll until SIGINT/SIGTERM, then shut down gracefully (what run_polling does, with our poller)."""
+def make_webhook(app: AnyApp, config: Config, *, port: int | None = None) -> WebhookServer:
+    """Our webhook server (see telegram_webhook): Telegram's POST gets its 200 once the update is answered."""
+    tg = config.telegram
+    receiver = Receiver(app.process_update, answered=answered_log(config), behind=_behind(app))
+    return WebhookServer(
+        receiver,
+        app.bot,
+        path=urlparse(tg.url).path,
+        secret=config.webhook_secret() or "",
+        listen=tg.listen,
+        port=tg.port if port is None else port,
+    )
+
+
+def answered_log(config: Config) -> AnsweredLog:
+    """Ids of updates answered but perhaps not yet confirmed to Telegram, beside the database."""
+    return AnsweredLog(config.path(config.storage.path).with_name("answered-updates.log"))
+
+
+def _behind(app: AnyApp) -> Callable[[], bool]:
+    gate = app.bot.rate_limiter
+    return lambda: isinstance(gate, SendGate) and gate.behind_seconds() > BEHIND_SECONDS
+
+
+async def serve(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
+    """Start, serve (polling or webhook) until SIGINT/SIGTERM, then shut down gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -596,40 +621,57 @@ async def serve_polling(app: AnyApp, channel: TelegramChannel, config: Config) -
     try:
         await channel.post_init(app)
         await app.start()
-        poller = make_poller(app, config)
-        task = asyncio.create_task(poller.run(), name="poller")
-        waiter = asyncio.create_task(stop.wait())
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            task.result()  # a bad token ends polling: raise it
-        waiter.cancel()
-        await poller.stop(task)
+        if config.telegram.mode == "webhook":
+            await _serve_webhook(app, config, stop)
+        else:
+            await _serve_polling(app, config, stop)
         await app.stop()
     finally:
         await app.shutdown()
         await channel.post_shutdown(app)
 
 
-def polling_options() -> dict[str, Any]:
-    """How we poll: never drop what people wrote while the bot was down."""
-    return {
-        "allowed_updates": list(ALLOWED_UPDATES),
-        "drop_pending_updates": False,
-        "bootstrap_retries": 5,
-    }
+async def _serve_polling(app: AnyApp, config: Config, stop: asyncio.Event) -> None:
+    poller = make_poller(app, config)
+    task = asyncio.create_task(poller.run(), name="poller")
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # a bad token ends polling: raise it
+    waiter.cancel()
+    await poller.stop(task)
 
 
-def webhook_options(config: Config) -> dict[str, Any]:
-    """Webhook settings from the config (the secret comes from the environment or the file)."""
+async def _serve_webhook(app: AnyApp, config: Config, stop: asyncio.Event) -> None:
+    server = make_webhook(app, config)
+    server.start()  # listening before Telegram is told where to deliver
+    try:
+        await set_webhook(app.bot, config)
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+async def set_webhook(bot: Any, config: Config) -> None:
+    """Point Telegram at our URL, keeping what people wrote meanwhile; network trouble is retried."""
     tg = config.telegram
-    return {
-        "listen": tg.listen,
-        "port": tg.port,
-        "url_path": urlparse(tg.url).path.lstrip("/"),
-        "webhook_url": tg.url,
-        "secret_token": config.webhook_secret(),
-        **polling_options(),
-    }
+    for attempt in range(BOOTSTRAP_RETRIES + 1):
+        try:
+            await bot.set_webhook(
+                url=tg.url,
+                secret_token=config.webhook_secret(),
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=False,
+                max_connections=WEBHOOK_CONNECTIONS,
+            )
+            return
+        except (BadRequest, InvalidToken):
+            raise  # a wrong URL, port or token: retrying cannot help
+        except NetworkError as exc:
+            if attempt == BOOTSTRAP_RETRIES:
+                raise
+            log.warning("setting the webhook: %s; retrying", type(exc).__name__)
+            await asyncio.sleep(1.0 + attempt)
 
 
 class _RedactToken(logging.Filter):
@@ -692,14 +734,14 @@ def run(config: Config) -> int:
     engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
     channel = TelegramChannel(engine, config, open_store=True)
     app = build_application(config, token, channel)
-    stop_signals = (signal.SIGINT, signal.SIGTERM)
     try:
-        if config.telegram.mode == "webhook":
-            app.run_webhook(**webhook_options(config), stop_signals=stop_signals)
-        else:
-            asyncio.run(serve_polling(app, channel, config))
+        asyncio.run(serve(app, channel, config))
     except InvalidToken:
         print(f"error: Telegram refused the token in {TOKEN_ENV}", file=sys.stderr)
+        return 1
+    except BadRequest as exc:
+        # Telegram's own words (e.g. "bad webhook: An HTTPS URL must be provided"): no user data in them.
+        print(f"error: Telegram refused the settings: {exc.message}", file=sys.stderr)
         return 1
     except TelegramError as exc:
         print(f"error: could not start: {type(exc).__name__}", file=sys.stderr)
