@@ -17,13 +17,16 @@ Scenarios (``--scenario NAME``; default all):
   server acted); then (lost-answer) sends the server carries out but whose answer never arrives: the
   connection drops, or the answer comes after the client's 5 s timeout.
 - kill9: SIGKILL in the middle of a burst, then a restart: lost and duplicated answers.
+- flood-kill9: SIGKILL while a flood-limited backlog drains. Behind a backlog the bot confirms updates
+  before answering them (so an emergency behind them is seen), so a kill cuts some off for good: after
+  the restart those people get "please send your last message again" (with 999) instead of silence.
 
 What "exactly once" can mean here: a 500, a 429 and a connection dropped before the request reached
 Telegram are safe to retry, and the bot does. A timeout or a drop *after* Telegram carried out a send
 cannot be told apart from one before by any Bot API client; the bot retries it, because a duplicate
 safety answer is better than a lost one. The "lost-answer" row counts those duplicates honestly.
 
-    .venv/bin/python benchmarks/load.py [--scenario burst|sustained|flood|faults|kill9] [--quick]
+    .venv/bin/python benchmarks/load.py [--scenario NAME] [--mode polling|webhook] [--quick]
 """
 
 from __future__ import annotations
@@ -55,23 +58,36 @@ WEBHOOK_SECRET = "load-test-secret"
 assert EMERGENCY in TEXTS
 
 
-def answers(config_path: Path, texts: Iterable[str]) -> dict[str, list[str]]:
-    """The plain text of every message the engine answers each text with (as Telegram shows it)."""
+def engine_for(config_path: Path) -> Any:
+    """The engine the bot process builds from this config (same catalog, placeholders and buttons)."""
     from bot.catalog import load_catalog
     from bot.config import load_config
     from bot.engine import Engine
-    from bot.htmltext import to_plain
-    from bot.messages import Incoming
 
     config = load_config(config_path)
     catalog, problems = load_catalog(
         config.path(config.intents_dir), for_serving=True, service=config.placeholders()
     )
     assert catalog is not None, problems
-    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    return Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+
+
+def answers(config_path: Path, texts: Iterable[str]) -> dict[str, list[str]]:
+    """The plain text of every message the engine answers each text with (as Telegram shows it)."""
+    from bot.htmltext import to_plain
+    from bot.messages import Incoming
+
+    engine = engine_for(config_path)
     return {
         t: [to_plain(r.html, links=False).strip() for r in engine.respond(Incoming(text=t)).replies] for t in texts
     }
+
+
+def missed_line(config_path: Path) -> str:
+    """The plain text of the "please send your last message again" line the bot sends after a crash."""
+    from bot.htmltext import to_plain
+
+    return str(to_plain(engine_for(config_path).system_reply("missed_message").html, links=False).strip())
 
 
 def tally(fake: FakeTelegram, plan: dict[int, list[str]], want: dict[str, list[str]]) -> tuple[int, int]:
@@ -427,6 +443,42 @@ async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = Fals
         tmp.cleanup()
 
 
+async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> Row:
+    """A flood-limited backlog (updates confirmed before they are answered), SIGKILL, restart."""
+    fake, bot, load, tmp = await with_bot(per_second=30.0, webhook=webhook)
+    fake.enforce_limits()
+    try:
+        question = TEXTS[0]
+        plan = {chat: [question] for chat in range(1, backlog + 1)}
+        start = time.perf_counter()
+        for chat in plan:
+            load.send(chat, question)
+        await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= backlog * at, 110)
+        bot.kill9()
+        killed_at = sum(map(len, load.sends.values()))
+        pending = fake.pending_updates()
+        await bot.start()
+        ok = await load.settle(plan, 110)
+        end = max(t[-1] for t in load.sends.values())
+        line = missed_line(bot.config)
+        asked = {c for c in plan if line in fake.texts(c)}
+        answered_only = {c: texts for c, texts in plan.items() if c not in asked}
+        lost, dup = tally(fake, answered_only, load.want)
+        # An asked chat got the "send it again" line in place of its answer, never beside it.
+        dup += sum(len(fake.texts(c)) - 1 for c in asked)
+        row = Row("flood-kill9", backlog, end - start, load.latencies(plan), lost, dup, bot.error_lines())
+        row.notes = (
+            f"SIGKILL after {killed_at}/{backlog} replies, {pending} updates still with Telegram; restarted: "
+            f"{len(asked)} people whose confirmed message was cut off were asked to send it again; lost counts "
+            f"anyone left with neither" + ("" if ok else "; TIMED OUT")
+        )
+        return row
+    finally:
+        await bot.stop()
+        await fake.stop()
+        tmp.cleanup()
+
+
 async def main_async(args: argparse.Namespace) -> int:
     q = args.quick
     hook = args.mode == "webhook"
@@ -441,6 +493,7 @@ async def main_async(args: argparse.Namespace) -> int:
             50 if q else 200, 3, 25, ("lost", "timeout"), "lost-answer", ("sendMessage",), hook
         ),
         "kill9": lambda: kill9(50 if q else 300, 3 if q else 5, webhook=hook),
+        "flood-kill9": lambda: flood_kill9(150 if q else 1000, webhook=hook),
     }
     chosen = list(scenarios) if args.scenario == "all" else [args.scenario]
     if args.scenario == "faults":
@@ -457,7 +510,9 @@ async def main_async(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--scenario", default="all", choices=["all", "burst", "sustained", "flood", "faults", "lost-answer", "kill9"]
+        "--scenario",
+        default="all",
+        choices=["all", "burst", "sustained", "flood", "faults", "lost-answer", "kill9", "flood-kill9"],
     )
     parser.add_argument("--rate", type=float, default=50.0, help="sustained: messages a second")
     parser.add_argument("--mode", choices=["polling", "webhook"], default="polling", help="how the bot is served")

@@ -53,6 +53,9 @@ _BUILT_IN = {
     "erased": "Done. To remove the chat itself, delete it from your chat list.",
     "group_chat": "I only work in private chats. In an emergency call {emergency_number}.",
     "too_long": "That was a long message: I have read the start of it.",
+    "missed_message": "Sorry, the service restarted and a message you sent may not have been answered. "
+    "Please send it again. In an emergency call {emergency_number}. "
+    "The National Stalking Helpline is on {helpline_number}.",
 }
 
 

@@ -101,7 +101,7 @@ class Response:
 # Responses the engine needs to serve; `check` insists on them for a served catalog.
 REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
-OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long")
+OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message")
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ class Running:
         await self.channel.post_init(self.app)
         await self.app.start()
         if poll:
-            self.poller = make_poller(self.app, self.config, timeout=2)
+            self.poller = make_poller(self.app, self.config, self.channel, timeout=2)
             self._polling = asyncio.create_task(self.poller.run())
 
     async def stop(self) -> None:

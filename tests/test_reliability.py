@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.load import TEXTS, Bot, Load, answers, plan_for, tally
+from bot.channels.telegram_poll import AnsweredLog
 from tests.conftest import Running, make_config
 from tests.fake_telegram import FakeTelegram
-from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected
+from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected, plain
 
 
 def want_for(running: Running) -> dict[str, list[str]]:
@@ -133,6 +134,59 @@ async def test_updates_answered_before_a_crash_are_not_answered_again(fake: Fake
         assert second["update_id"] > first["update_id"]
     finally:
         await running.stop()
+
+
+def missed_line(running: Running) -> list[str]:
+    return [plain(running.engine.system_reply("missed_message").html)]
+
+
+async def test_a_message_confirmed_but_cut_off_by_a_crash_is_asked_for_again(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    config = make_config(fake, tmp_path)
+    fake.chat(77)  # wrote to the bot before the crash
+    first = fake.message(78, QUESTION)
+    # The last run told Telegram update 3 was done (a flood backlog), then died before answering it;
+    # update 1 is still with Telegram, so it was not confirmed: answered now, not asked for again.
+    log = config.path(config.storage.path).with_name("answered-updates.log")
+    log.write_text(f"r 0 77\nr {first['update_id']} 78\n", encoding="ascii")
+    running = Running(fake, config)
+    await running.start()
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(77)) and bool(fake.texts(78)))
+        assert fake.texts(77) == missed_line(running)
+        assert fake.texts(78) == expected(running, QUESTION)
+        assert "999" in fake.texts(77)[0] and "0808 802 0300" in fake.texts(77)[0]
+    finally:
+        await running.stop()
+    again = Running(fake, config)  # asked once: not again after another restart
+    await again.start()
+    try:
+        fake.message(79, QUESTION)
+        await fake.wait_until(lambda: bool(fake.texts(79)))
+        assert fake.texts(77) == missed_line(running)
+        assert "77" not in log.read_text(encoding="ascii").split()  # tidied: that chat id is gone
+    finally:
+        await again.stop()
+
+
+def test_the_answered_log_keeps_ids_only_and_tidies_itself(tmp_path: Path) -> None:
+    path = tmp_path / "answered.log"
+    log = AnsweredLog(path)
+    log.risk(10, 500, lambda: 0)
+    log.risk(10, 500, lambda: 0)  # once is enough
+    log.risk(11, None, lambda: 0)  # no chat: nobody to ask
+    log.add(9, lambda: 0)
+    log.risk(12, 501, lambda: 0)
+    log.add(12, lambda: 0)
+    log.close(rewrite=False)
+    path.write_text(path.read_text() + "garbage\nr x 1\n")
+    reopened = AnsweredLog(path)
+    assert reopened.previous == {9, 12}
+    assert reopened.missed() == {10: 500}
+    reopened.close(keep_from=10)
+    assert path.read_text() == "12\nr 10 500\n"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
 async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, tmp_path: Path) -> None:

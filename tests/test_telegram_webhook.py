@@ -241,3 +241,24 @@ async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, t
     finally:
         await bot.stop()
 
+
+
+async def test_a_delivery_let_go_then_cut_off_by_a_crash_is_asked_for_again(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = Bot(fake, tmp_path, webhook=True)
+    fake.chat(77)
+    # The last run gave Telegram its 200 for update 4 before answering it (a backlog), then died.
+    (tmp_path / "answered-updates.log").write_text("r 4 77\n", encoding="ascii")
+    await bot.start()
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(77)), 30)
+        (line,) = fake.texts(77)
+        assert line.startswith("Sorry, please send your last message again") and "999" in line
+        assert await bot.stop() == 0
+        await bot.start()  # asked once, not again
+        fake.message(78, QUESTION)
+        await fake.wait_until(lambda: bool(fake.texts(78)), 30)
+        assert len(fake.texts(77)) == 1
+    finally:
+        await bot.stop()

@@ -267,6 +267,16 @@ class TelegramChannel:
         level = logging.WARNING if isinstance(context.error, NetworkError) else logging.ERROR
         log.log(level, "error while handling update %s: %s", update_id, type(context.error).__name__)
 
+    async def ask_to_resend(self, chat_ids: Sequence[int]) -> None:
+        """After a crash: tell each person whose message was cut off to send it again (999 included)."""
+        log.warning("asking %d people to resend a message cut off by a restart", len(chat_ids))
+
+        async def one(chat_id: int) -> None:
+            async with self._turn(chat_id):
+                await self._deliver(chat_id, [self._system("missed_message", now_utc())], stale=False)
+
+        await asyncio.gather(*(one(c) for c in chat_ids))
+
     # ----- the work ---------------------------------------------------------------------------
     async def _deliver(self, chat_id: int, replies: Sequence[Reply], stale: bool) -> list[int]:
         """Send replies in order (escalations first); a stale update gets the slow-reply line."""
@@ -575,7 +585,7 @@ def build_application(
     return app
 
 
-def make_poller(app: AnyApp, config: Config, **options: Any) -> Poller:
+def make_poller(app: AnyApp, config: Config, channel: TelegramChannel, **options: Any) -> Poller:
     """Our long polling (see telegram_poll): confirms updates once answered, skips ones answered before."""
     return Poller(
         app.bot,
@@ -583,6 +593,7 @@ def make_poller(app: AnyApp, config: Config, **options: Any) -> Poller:
         allowed_updates=ALLOWED_UPDATES,
         answered=answered_log(config),
         behind=_behind(app),
+        on_missed=channel.ask_to_resend,
         **options,
     )
 
@@ -622,17 +633,17 @@ async def serve(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
         await channel.post_init(app)
         await app.start()
         if config.telegram.mode == "webhook":
-            await _serve_webhook(app, config, stop)
+            await _serve_webhook(app, config, channel, stop)
         else:
-            await _serve_polling(app, config, stop)
+            await _serve_polling(app, config, channel, stop)
         await app.stop()
     finally:
         await app.shutdown()
         await channel.post_shutdown(app)
 
 
-async def _serve_polling(app: AnyApp, config: Config, stop: asyncio.Event) -> None:
-    poller = make_poller(app, config)
+async def _serve_polling(app: AnyApp, config: Config, channel: TelegramChannel, stop: asyncio.Event) -> None:
+    poller = make_poller(app, config, channel)
     task = asyncio.create_task(poller.run(), name="poller")
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -642,11 +653,15 @@ async def _serve_polling(app: AnyApp, config: Config, stop: asyncio.Event) -> No
     await poller.stop(task)
 
 
-async def _serve_webhook(app: AnyApp, config: Config, stop: asyncio.Event) -> None:
+async def _serve_webhook(app: AnyApp, config: Config, channel: TelegramChannel, stop: asyncio.Event) -> None:
     server = make_webhook(app, config)
     server.start()  # listening before Telegram is told where to deliver
     try:
         await set_webhook(app.bot, config)
+        missed = server.receiver.missed()
+        if missed:
+            await channel.ask_to_resend(missed)
+            server.receiver.forget_missed()
         await stop.wait()
     finally:
         await server.stop()

@@ -11,7 +11,9 @@ handled, so after a ``kill -9`` Telegram delivers everything unanswered again. T
 - at most ``max_inflight`` updates are handled at once; beyond that Telegram keeps them.
 
 Updates answered but not yet confirmed when the process dies come again; :class:`AnsweredLog` keeps
-their ids (ids only, never text) so a restart skips them rather than answering twice.
+their ids (ids only, never text) so a restart skips them rather than answering twice. Updates confirmed
+before they were answered (the second bound) and then cut off by a crash cannot come again: the log
+keeps their chat ids, and after a restart ``on_missed`` asks those people to send their message again.
 """
 
 from __future__ import annotations
@@ -40,56 +42,104 @@ RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 class AnsweredLog:
-    """Ids of answered updates, appended to a small file that outlives the process (never any text).
+    """Which updates were answered, kept in a small file that outlives the process (never any text).
 
-    Only ids not yet confirmed to Telegram matter, so the file is rewritten short now and then. Any
-    failure disables it: answering never depends on this file.
+    Two kinds of line: ``<update id>`` once an update is answered, and ``r <update id> <chat id>`` when
+    Telegram is told an update is done before it is answered (a flood backlog, a stuck chat). After a
+    crash, the first kind stops updates being answered twice; the second names the chats whose message
+    was confirmed but never answered, so they can be asked to send it again (:meth:`missed`). Only
+    entries Telegram may still send again, or still unanswered, matter: the file is rewritten short now
+    and then and on close. Any failure disables it: answering never depends on this file.
     """
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.previous: set[int] = set()
+        self._missed: dict[int, int] = {}  # the last run's update id -> chat id, confirmed, unanswered
+        self._risked: dict[int, int] = {}  # this run's, likewise
         self._fd: int | None = None
         self._written = 0
         if path is None:
             return
         try:
             if path.exists():
-                self.previous = {int(x) for x in path.read_text(encoding="ascii").split() if x.isdigit()}
+                self.previous, self._missed = _parse(path.read_text(encoding="ascii"))
             path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         except (OSError, ValueError) as exc:
             log.warning("answered-updates log unavailable: %s", type(exc).__name__)
 
+    def missed(self) -> dict[int, int]:
+        """Update id -> chat id of the last run's updates confirmed to Telegram but never answered."""
+        return dict(self._missed)
+
     def add(self, update_id: int, keep_from: Callable[[], int]) -> None:
         """Record one answered update; ids below ``keep_from()`` are confirmed and may be forgotten."""
+        self._risked.pop(update_id, None)
+        self._missed.pop(update_id, None)
+        self._append(b"%d\n" % update_id, keep_from)
+
+    def risk(self, update_id: int, chat_id: int | None, keep_from: Callable[[], int]) -> None:
+        """Record that Telegram is told ``update_id`` is done before it has been answered."""
+        if chat_id is None or update_id in self._risked:
+            return
+        self._risked[update_id] = chat_id
+        self._append(b"r %d %d\n" % (update_id, chat_id), keep_from)
+
+    def _append(self, line: bytes, keep_from: Callable[[], int]) -> None:
         if self._fd is None:
             return
         try:
-            os.write(self._fd, b"%d\n" % update_id)  # no fsync: a killed process's writes survive
+            os.write(self._fd, line)  # no fsync: a killed process's writes survive
             self._written += 1
             if self._written >= LOG_KEEP:
                 self._rewrite(keep_from())
         except OSError as exc:
             log.warning("answered-updates log disabled: %s", type(exc).__name__)
-            self.close()
+            self.close(rewrite=False)
 
     def _rewrite(self, keep_from: int) -> None:
         assert self.path is not None and self._fd is not None
-        kept = [int(x) for x in self.path.read_text(encoding="ascii").split() if x.isdigit()]
+        answered, _ = _parse(self.path.read_text(encoding="ascii"))
+        kept = [f"{i}\n" for i in sorted(answered) if i >= keep_from]
+        kept += [f"r {u} {c}\n" for u, c in {**self._missed, **self._risked}.items()]
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(f"{i}\n" for i in kept if i >= keep_from), encoding="ascii")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()  # a leftover would keep its own permissions
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds chat ids: owner only
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write("".join(kept))
         os.replace(tmp, self.path)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._written = 0
 
-    def close(self) -> None:
-        """Stop writing."""
+    def close(self, keep_from: int | None = None, *, rewrite: bool = True) -> None:
+        """Stop writing; with ``keep_from``, first drop what no longer matters (chat ids included)."""
+        if self._fd is None:
+            return
+        if rewrite and keep_from is not None:
+            try:
+                self._rewrite(keep_from)
+            except OSError as exc:
+                log.warning("answered-updates log not tidied: %s", type(exc).__name__)
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+
+
+def _parse(text: str) -> tuple[set[int], dict[int, int]]:
+    """(answered ids, unanswered update id -> chat id) from the log's lines; damaged lines are skipped."""
+    answered: set[int] = set()
+    risked: dict[int, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 1 and parts[0].isdigit():
+            answered.add(int(parts[0]))
+        elif len(parts) == 3 and parts[0] == "r" and parts[1].isdigit() and parts[2].lstrip("-").isdigit():
+            risked[int(parts[1])] = int(parts[2])
+    return answered, {u: c for u, c in risked.items() if u not in answered}
 
 
 class Poller:
@@ -106,6 +156,7 @@ class Poller:
         timeout: int = POLL_SECONDS,
         hold: float = HOLD_SECONDS,
         max_inflight: int = MAX_INFLIGHT,
+        on_missed: Callable[[list[int]], Awaitable[Any]] | None = None,
     ) -> None:
         self.bot = bot
         self.handle = handle
@@ -116,6 +167,9 @@ class Poller:
         self.hold = hold
         self.max_inflight = max_inflight
         self._inflight: dict[int, float] = {}  # update id -> when it was fetched (monotonic)
+        self._chats: dict[int, int | None] = {}  # update id -> its chat, while in hand
+        self.on_missed = on_missed
+        self._missed: dict[int, int] | None = self.answered.missed()  # checked at the first fetch
         self._done: set[int] = set()  # answered, not yet confirmed
         self._next = 0  # one past the highest update id fetched
         self._progress = asyncio.Event()
@@ -136,6 +190,8 @@ class Poller:
         while not self._stopping:
             offset = self.offset()
             self._done = {u for u in self._done if u >= offset}
+            for uid in [u for u in self._inflight if u < offset]:
+                self.answered.risk(uid, self._chats.get(uid), self.offset)  # confirmed, not yet answered
             in_hand = self._next - offset
             busy = len(self._inflight) >= self.max_inflight
             # With updates in hand, getUpdates returns them again at once: poll again only once there
@@ -152,6 +208,9 @@ class Poller:
                 allowed_updates=self.allowed_updates,
             )
             updates = await self._call(fetch)
+            if self._missed is not None and updates is not None:
+                self._recover(self._missed, updates)
+                self._missed = None
             fresh = 0
             for update in updates or ():
                 uid = update.update_id
@@ -175,15 +234,41 @@ class Poller:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
         offset = self.offset()
+        confirmed = None
         if offset:
             try:
                 await self.bot.get_updates(offset=offset, limit=1, timeout=0)
+                confirmed = offset
             except TelegramError as exc:
                 log.warning("could not confirm the last updates: %s", type(exc).__name__)
-        self.answered.close()
+        self.answered.close(confirmed)
+
+    def _recover(self, missed: dict[int, int], updates: Sequence[Update]) -> None:
+        """After a crash: people whose update was confirmed but never answered are asked to resend it.
+
+        Telegram sends again everything not confirmed, oldest first; so a missed update older than the
+        first one it sends now (or any, if it sends none) was confirmed and is gone.
+        """
+        first = min((u.update_id for u in updates), default=None)
+        gone = {u: c for u, c in missed.items() if first is None or u < first}
+        if gone and self.on_missed is not None:
+            task = asyncio.create_task(self._ask_again(gone))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _ask_again(self, gone: dict[int, int]) -> None:
+        assert self.on_missed is not None
+        try:
+            await self.on_missed(sorted(set(gone.values())))
+        except Exception as exc:  # a last guard: polling must go on
+            log.error("could not ask people to resend: %s", type(exc).__name__)
+            return
+        for uid in gone:
+            self.answered.add(uid, self.offset)
 
     def _start(self, update: Update) -> None:
         self._inflight[update.update_id] = time.monotonic()
+        self._chats[update.update_id] = update.effective_chat.id if update.effective_chat else None
         task = asyncio.create_task(self._handle(update))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -196,6 +281,7 @@ class Poller:
             log.error("update %s not handled: %s", uid, type(exc).__name__)
         finally:
             self._inflight.pop(uid, None)
+            self._chats.pop(uid, None)
             self._done.add(uid)
             self.answered.add(uid, self.offset)
             self._progress.set()

@@ -8,7 +8,9 @@ bot has replied, so Telegram redelivers anything a ``kill -9`` interrupted. The 
   ``hold`` seconds, Telegram gets its 200 anyway and the answer finishes in the background: Telegram
   holds at most ``max_connections`` deliveries at once, and an emergency must not wait behind them;
 - a redelivery of an update still being handled waits for that same handling, and one answered before a
-  restart (:class:`AnsweredLog`, ids only) gets its 200 at once: never answered twice.
+  restart (:class:`AnsweredLog`, ids only) gets its 200 at once: never answered twice;
+- an update let go before it was answered is noted with its chat id, so that if a crash cuts it off,
+  the person is asked after the restart to send it again (:meth:`Receiver.missed`).
 
 Requests without the secret token get 403 before their body is looked at; bodies are capped in size.
 """
@@ -67,15 +69,26 @@ class Receiver:
         if task is None:
             task = asyncio.create_task(self._handle(update))
             self._inflight[uid] = task
-        if self.behind():
-            return
-        await asyncio.wait({task}, timeout=self.hold)
+        if not self.behind():
+            await asyncio.wait({task}, timeout=self.hold)
+        if not task.done():
+            chat = update.effective_chat
+            self.answered.risk(uid, chat.id if chat else None, self._keep_from)
+
+    def missed(self) -> list[int]:
+        """Chats whose update got its 200 before an answer, in a run that then died (ask them again)."""
+        return sorted(set(self.answered.missed().values()))
+
+    def forget_missed(self) -> None:
+        """The people from :meth:`missed` have been asked: do not ask them again after another restart."""
+        for uid in self.answered.missed():
+            self.answered.add(uid, self._keep_from)
 
     async def drain(self, grace: float) -> None:
         """Let updates in hand finish (for up to ``grace`` s), then stop writing the log."""
         if self._inflight:
             await asyncio.wait(set(self._inflight.values()), timeout=grace)
-        self.answered.close()
+        self.answered.close(self._keep_from())
 
     def _keep_from(self) -> int:
         """The oldest id Telegram might still send again: anything older may leave the on-disk log."""
