@@ -148,6 +148,34 @@ async def test_a_chat_stuck_in_flood_wait_does_not_hold_telegrams_connection(
         await running.stop()
 
 
+async def test_an_emergency_behind_a_flood_limited_backlog_is_answered_first(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    fake.enforce_limits()  # ~30 sends a second overall, ~1 a second per chat, 429 beyond
+    running = Running(fake, make_config(fake, tmp_path, telegram=HOOK), per_second=30.0)
+    await running.start(poll=False)
+    server = make_webhook(running.app, running.config, port=0)
+    server.start()
+    await set_webhook(running.app.bot, running.config)
+    fake.deliver_to(f"http://127.0.0.1:{server.port}/tg/hook")
+    try:
+        load = Load(fake, {t: expected(running, t) for t in (QUESTION, EMERGENCY)})
+        backlog = {chat: [QUESTION] for chat in range(1, 151)}  # about 5 s of sends at 30 a second
+        for chat in backlog:
+            load.send(chat, QUESTION)
+        urgent = 500
+        load.send(urgent, EMERGENCY)  # last in Telegram's queue, behind 150 deliveries
+        await fake.wait_until(lambda: bool(load.sends.get(urgent)), 10)
+        waiting = sum(len(load.want[QUESTION]) - len(load.sends.get(c, ())) for c in backlog)
+        assert waiting >= 75  # answered while at least half the backlog was still queued
+        plan = {**backlog, urgent: [EMERGENCY]}
+        assert await load.settle(plan, 30)
+        assert tally(fake, plan, load.want) == (0, 0)
+    finally:
+        await server.stop()
+        await running.stop()
+
+
 class _Handled:
     """A stand-in for Application.process_update that counts and can be held back."""
 

@@ -63,6 +63,10 @@ STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
 INFLIGHT = 64  # Bot API requests in flight at once (see SendGate)
 SENDS_ENV = "TELEGRAM_SENDS_PER_SECOND"  # overrides telegram.sends_per_second (benchmarks against a fake)
 BEHIND_SECONDS = 2.0  # sends queued beyond this: confirm updates on fetch so that later ones are seen
+# A webhook takes in at most WEBHOOK_CONNECTIONS updates at once, so holding each 200 until its paced
+# answer is sent would slow intake to the send rate, and an emergency would wait behind the whole queue
+# at Telegram: let go as soon as any real queue of sends forms.
+WEBHOOK_BEHIND_SECONDS = 0.5
 BACKLOG = 20_000  # store writes waiting their turn; beyond this, counts are dropped rather than memory
 SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
@@ -592,7 +596,7 @@ def make_poller(app: AnyApp, config: Config, channel: TelegramChannel, **options
         app.process_update,
         allowed_updates=ALLOWED_UPDATES,
         answered=answered_log(config),
-        behind=_behind(app),
+        behind=_behind(app, BEHIND_SECONDS),
         on_missed=channel.ask_to_resend,
         **options,
     )
@@ -601,7 +605,7 @@ def make_poller(app: AnyApp, config: Config, channel: TelegramChannel, **options
 def make_webhook(app: AnyApp, config: Config, *, port: int | None = None) -> WebhookServer:
     """Our webhook server (see telegram_webhook): Telegram's POST gets its 200 once the update is answered."""
     tg = config.telegram
-    receiver = Receiver(app.process_update, answered=answered_log(config), behind=_behind(app))
+    receiver = Receiver(app.process_update, answered=answered_log(config), behind=_behind(app, WEBHOOK_BEHIND_SECONDS))
     return WebhookServer(
         receiver,
         app.bot,
@@ -617,9 +621,9 @@ def answered_log(config: Config) -> AnsweredLog:
     return AnsweredLog(config.path(config.storage.path).with_name("answered-updates.log"))
 
 
-def _behind(app: AnyApp) -> Callable[[], bool]:
+def _behind(app: AnyApp, seconds: float) -> Callable[[], bool]:
     gate = app.bot.rate_limiter
-    return lambda: isinstance(gate, SendGate) and gate.behind_seconds() > BEHIND_SECONDS
+    return lambda: isinstance(gate, SendGate) and gate.behind_seconds() > seconds
 
 
 async def serve(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
