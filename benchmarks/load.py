@@ -14,17 +14,19 @@ Scenarios (``--scenario NAME``; default all):
   chat, 429 + retry_after beyond), the bot paces itself at 30 a second; a 1,000-message backlog, then an
   emergency from someone else: its latency, and how many backlog replies were still waiting then.
 - faults: every Nth sendMessage/getUpdates fails (500, 429 retry_after, connection dropped before the
-  server acted); then (lost-answer) sends the server carries out but whose answer never arrives: the
-  connection drops, or the answer comes after the client's 5 s timeout.
+  server acted, no answer within the client's 5 s timeout and nothing done); then (lost-answer) sends
+  the server carries out but whose answer never arrives: the connection drops, or the answer comes
+  after the client's 5 s timeout.
 - kill9: SIGKILL in the middle of a burst, then a restart: lost and duplicated answers.
 - flood-kill9: SIGKILL while a flood-limited backlog drains. Behind a backlog the bot confirms updates
   before answering them (so an emergency behind them is seen), so a kill cuts some off for good: after
   the restart those people get "please send your last message again" (with 999) instead of silence.
 
-What "exactly once" can mean here: a 500, a 429 and a connection dropped before the request reached
-Telegram are safe to retry, and the bot does. A timeout or a drop *after* Telegram carried out a send
-cannot be told apart from one before by any Bot API client; the bot retries it, because a duplicate
-safety answer is better than a lost one. The "lost-answer" row counts those duplicates honestly.
+What "exactly once" can mean here: a 500, a 429, a connection dropped before the request reached
+Telegram and a timeout in which Telegram did nothing are safe to retry, and the bot does. A timeout or
+a drop *after* Telegram carried out a send cannot be told apart from one before by any Bot API client
+(sendMessage takes no idempotency key); the bot retries it, because a duplicate safety answer is better
+than a lost one. The "lost-answer" row counts those duplicates honestly.
 
     .venv/bin/python benchmarks/load.py [--scenario NAME] [--mode polling|webhook] [--quick]
 """
@@ -488,7 +490,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "burst": lambda: burst(100 if q else 1000, 5, hook),
         "sustained": lambda: sustained(args.rate, 10 if q else 60, hook),
         "flood": lambda: flood(150 if q else 1000, hook),
-        "faults": lambda: faults(50 if q else 200, 3, 7, ("500", "429", "drop"), "faults", calls, hook),
+        "faults": lambda: faults(50 if q else 200, 3, 7, ("500", "429", "drop", "stall"), "faults", calls, hook),
         "lost-answer": lambda: faults(
             50 if q else 200, 3, 25, ("lost", "timeout"), "lost-answer", ("sendMessage",), hook
         ),

@@ -221,6 +221,11 @@ class Fault:
 
 
     @classmethod
+    def stalled(cls, seconds: float = 6.0, chat_id: int | None = None) -> Fault:
+        """No answer for longer than PTB's 5 s read timeout, and the request was never carried out."""
+        return cls(drop=True, delay=seconds, chat_id=chat_id)
+
+    @classmethod
     def timed_out(cls, seconds: float = 6.0, chat_id: int | None = None) -> Fault:
         """No answer for longer than PTB's 5 s read timeout; the request is carried out all the same."""
         return cls(drop=True, after=True, delay=seconds, chat_id=chat_id)
@@ -231,6 +236,7 @@ FAULT_KINDS: dict[str, Callable[[], Fault]] = {
     "429": Fault.flood,
     "drop": Fault.dropped,
     "lost": Fault.lost_answer,
+    "stall": Fault.stalled,
     "timeout": Fault.timed_out,
 }
 
