@@ -5,8 +5,9 @@ Layers, cheapest first:
 2. fuzzy: misspelt words are corrected against the catalog's vocabulary with rapidfuzz, then the
    message becomes TF-IDF features (word stems, stem pairs and character n-grams) and is scored
    against every intent at once through inverted indexes. Three views are mixed: a naive Bayes
-   posterior (which intent's vocabulary explains the message best), the cosine to the intent's
-   centroid (everything its examples say) and to its nearest example (one close phrasing).
+   posterior (which intent's vocabulary explains the message best; its word weights are corrected
+   at load by a discriminative fit to the catalog), the cosine to the intent's centroid
+   (everything its examples say) and to its nearest example (one close phrasing).
    Out-of-scope and negative examples form a "none" class that competes like an intent: a message
    nearest to them gets the fallback.
 The decision (`decide`) takes a threshold and a margin to the runner-up; too close to call gives
@@ -34,6 +35,13 @@ TOP_K = 5
 BATCH = 64  # messages scored together by match_many (bounded memory: BATCH x examples floats)
 NB_ALPHA = 0.03  # naive Bayes smoothing
 NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
+# Discriminative correction of the naive Bayes word weights, trained at load (see _correct_bayes).
+CORRECTION_RIVALS = 5  # labels each training example is contrasted with: its best-scoring ones, plus its own
+CORRECTION_STEPS = 15
+CORRECTION_RATE = 0.2  # Adam step size, in log-weight units
+CORRECTION_L2 = 1e-4
+POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
+LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,10 @@ class _Dense:
         self.matrix = np.zeros((n_cols, self.columns * n_rows), dtype=np.float32)
         for k in range(self.columns):
             self.matrix[cols, k * n_rows + rows] = vals[:, k]
+
+    def column(self, k: int) -> np.ndarray:
+        """Value column ``k`` as a (features x rows) view: writes go to the index."""
+        return self.matrix[:, k * self.n_rows : (k + 1) * self.n_rows]
 
     def dot(self, queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
         """Per value column, a (queries x rows) matrix of dot products; a query is (feature ids, weights)."""
@@ -250,6 +262,81 @@ class Matcher:
         self.labels_index = _Dense(crow, ccol, np.stack([centroid, np.log1p(csum / NB_ALPHA)], axis=1),
                                    n_labels, n_feats)
         self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
+        own = csum[np.searchsorted(ckeys, self.example_label[rows] * n_feats + cols)]
+        self._correct_bayes(rows, cols, vals, own, mass)
+
+    def _correct_bayes(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, own: np.ndarray,
+                       mass: np.ndarray) -> None:
+        """Train corrections to the naive Bayes weights of word features, and add them to the index.
+
+        Naive Bayes counts words per intent, blind to which words tell two similar intents apart;
+        this is what ranks it below a discriminative model. Here, multinomial logistic regression
+        is fitted on the catalog with the naive Bayes log-likelihoods as a fixed offset, learning
+        only additive corrections to the (word feature, label) weights: queries then cost nothing
+        more. Each example's own counts are left out of its label's likelihood, or the training set
+        would look solved already. To fit the load budget, every example is contrasted only with
+        its CORRECTION_RIVALS best-scoring labels (its own included), the only ones a softmax gives
+        weight to, and a fixed, short Adam schedule runs on the (feature, label) pairs that occur.
+
+        ``rows``, ``cols`` and ``vals`` are the examples' features sorted by example; ``own`` is
+        the label's summed weight of each such feature, over the example's own label.
+        """
+        n_ex, n_labels = len(self.example_label), len(self.labels)
+        n_feats = len(self.is_word)
+        usable = self.bounds[1:] > self.bounds[:-1]
+        k = min(CORRECTION_RIVALS, int(usable.sum()))
+        if k < 2:
+            return
+        bayes = self.labels_index.column(1)
+        starts = np.searchsorted(rows, np.arange(n_ex + 1))
+        loglik = np.zeros((n_ex, n_labels), dtype=np.float32)
+        for s in range(0, n_ex, LOAD_CHUNK):
+            e = min(s + LOAD_CHUNK, n_ex)
+            a, b = starts[s], starts[e]
+            filled = np.diff(starts[s : e + 1]) > 0  # reduceat cannot sum empty runs: featureless examples keep 0
+            loglik[s:e][filled] = np.add.reduceat(bayes[cols[a:b]] * vals[a:b, None].astype(np.float32),
+                                                  starts[s:e][filled] - a, axis=0)
+        ex_mass = np.bincount(rows, weights=vals, minlength=n_ex)
+        loglik += np.outer(ex_mass, self.bayes_base).astype(np.float32)
+        # leave-one-out for the own label: its counts without this example
+        y = self.example_label
+        loglik[np.arange(n_ex), y] = (
+            np.bincount(rows, weights=vals * np.log1p(np.maximum(own - vals, 0.0) / NB_ALPHA), minlength=n_ex)
+            + ex_mass * (math.log(NB_ALPHA) - np.log(np.maximum(mass[y] - ex_mass, 0.0) + NB_ALPHA * n_feats))
+        )
+        logits = np.where(usable, loglik / NB_TEMPERATURE, -np.inf)
+        rivals = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+        missing = ~(rivals == y[:, None]).any(axis=1)
+        weakest = np.argmin(np.take_along_axis(logits, rivals, axis=1), axis=1)
+        rivals[missing, weakest[missing]] = y[missing]
+        offset = np.take_along_axis(logits, rivals, axis=1)
+        target = (rivals == y[:, None]).astype(np.float64)
+
+        word = self.is_word[cols]
+        w_rows, w_vals = rows[word], np.repeat(vals[word], k)
+        word_id = np.cumsum(self.is_word, dtype=np.int32) - 1
+        pairs = (word_id[cols[word]][:, None] * n_labels + rivals[w_rows]).ravel()
+        seen = np.zeros(int(self.is_word.sum()) * n_labels, dtype=bool)
+        seen[pairs] = True
+        param = (np.cumsum(seen, dtype=np.int32) - 1)[pairs]
+        n_params = int(seen.sum())
+        cell = (w_rows[:, None] * k + np.arange(k)).ravel()
+        theta, m1, m2 = np.zeros(n_params), np.zeros(n_params), np.zeros(n_params)
+        for step in range(1, CORRECTION_STEPS + 1):
+            z = offset + np.bincount(cell, weights=theta[param] * w_vals, minlength=n_ex * k).reshape(n_ex, k)
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            residual = (p - target).ravel()
+            grad = np.bincount(param, weights=residual[cell] * w_vals, minlength=n_params) / n_ex
+            grad += CORRECTION_L2 * theta
+            m1 = 0.9 * m1 + 0.1 * grad
+            m2 = 0.999 * m2 + 0.001 * grad * grad
+            rate = CORRECTION_RATE * math.sqrt(1.0 - 0.999**step) / (1.0 - 0.9**step)
+            theta -= rate * m1 / (np.sqrt(m2) + 1e-8)
+        trained = np.flatnonzero(seen)
+        word_feats = np.flatnonzero(self.is_word)
+        # the logits were divided by the temperature, so the weights take the correction times it
+        bayes[word_feats[trained // n_labels], trained % n_labels] += (NB_TEMPERATURE * theta).astype(np.float32)
 
     def _normalise_rows(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> np.ndarray:
         """Scale each row's word and character groups to unit length times their share of the score."""
@@ -318,10 +405,10 @@ class Matcher:
         loglik = np.where(self.bounds[1:] > self.bounds[:-1], loglik, -np.inf)
         posterior = np.exp((loglik - loglik.max(axis=1, keepdims=True)) / NB_TEMPERATURE)
         posterior /= posterior.sum(axis=1, keepdims=True)
-        # Geometric mean: an intent must both explain the message's words (naive Bayes, relative
+        # Weighted geometric mean: an intent must both explain the message's words (naive Bayes, relative
         # to the others) and be close to it in absolute terms (similarity) to score high, which is
         # what tells an unknown topic from a known one.
-        scores = np.sqrt(posterior * np.maximum(similar, 0.0))
+        scores = posterior**POSTERIOR_WEIGHT * np.maximum(similar, 0.0) ** (1.0 - POSTERIOR_WEIGHT)
         k = min(TOP_K, scores.shape[1])
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         ranked = []
