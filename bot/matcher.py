@@ -39,6 +39,7 @@ NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
 CORRECTION_RIVALS = 5  # labels each training example is contrasted with: its best-scoring ones, plus its own
 CORRECTION_STEPS = 5  # Newton-like steps; the fit has settled by then on CLINC150 and on our catalog
 CORRECTION_PRIOR = 0.3  # L2 pull to 0, in units of one example's evidence: rare words move less
+CORRECTION_MAX_EXAMPLES = 20_000  # bigger catalogs train on an even sample: load time and memory stay bounded
 POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
 LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
 
@@ -261,11 +262,10 @@ class Matcher:
         self.labels_index = _Dense(crow, ccol, np.stack([centroid, np.log1p(csum / NB_ALPHA)], axis=1),
                                    n_labels, n_feats)
         self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
-        own = csum[np.searchsorted(ckeys, self.example_label[rows] * n_feats + cols)]
-        self._correct_bayes(rows, cols, vals, own, mass)
+        self._correct_bayes(rows, cols, vals, ckeys, csum, mass)
 
-    def _correct_bayes(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, own: np.ndarray,
-                       mass: np.ndarray) -> None:
+    def _correct_bayes(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ckeys: np.ndarray,
+                       csum: np.ndarray, mass: np.ndarray) -> None:
         """Train corrections to the naive Bayes weights of word features, and add them to the index.
 
         Naive Bayes counts words per intent, blind to which words tell two similar intents apart;
@@ -277,15 +277,23 @@ class Matcher:
         its CORRECTION_RIVALS best-scoring labels (its own included), the only ones a softmax gives
         weight to, and a few bounded Newton steps fit the (feature, label) pairs that occur.
 
-        ``rows``, ``cols`` and ``vals`` are the examples' features sorted by example; ``own`` is
-        the label's summed weight of each such feature, over the example's own label.
+        ``rows``, ``cols`` and ``vals`` are the examples' features sorted by example; ``csum`` is
+        the summed weight per (label, feature) pair of ``ckeys`` (label * features + feature), and
+        ``mass`` that of each label.
         """
-        n_ex, n_labels = len(self.example_label), len(self.labels)
-        n_feats = len(self.is_word)
+        n_labels, n_feats = len(self.labels), len(self.is_word)
         usable = self.bounds[1:] > self.bounds[:-1]
         k = min(CORRECTION_RIVALS, int(usable.sum()))
         if k < 2:
             return
+        # every step-th example: examples are grouped by label, so each label keeps its share
+        step = -(-len(self.example_label) // CORRECTION_MAX_EXAMPLES)
+        if step > 1:
+            keep = rows % step == 0
+            rows, cols, vals = rows[keep] // step, cols[keep], vals[keep]
+        y = self.example_label[::step]
+        n_ex = len(y)
+        own = csum[np.searchsorted(ckeys, y[rows] * n_feats + cols)]  # each feature's weight in its own label
         bayes = self.labels_index.column(1)
         starts = np.searchsorted(rows, np.arange(n_ex + 1))
         loglik = np.zeros((n_ex, n_labels), dtype=np.float32)
@@ -298,7 +306,6 @@ class Matcher:
         ex_mass = np.bincount(rows, weights=vals, minlength=n_ex)
         loglik += np.outer(ex_mass, self.bayes_base).astype(np.float32)
         # leave-one-out for the own label: its counts without this example
-        y = self.example_label
         loglik[np.arange(n_ex), y] = (
             np.bincount(rows, weights=vals * np.log1p(np.maximum(own - vals, 0.0) / NB_ALPHA), minlength=n_ex)
             + ex_mass * (math.log(NB_ALPHA) - np.log(np.maximum(mass[y] - ex_mass, 0.0) + NB_ALPHA * n_feats))
@@ -313,9 +320,9 @@ class Matcher:
 
         word = self.is_word[cols]
         w_rows, w_vals = rows[word], np.repeat(vals[word], k)
-        word_id = np.cumsum(self.is_word, dtype=np.int32) - 1
-        pairs = (word_id[cols[word]][:, None] * n_labels + rivals[w_rows]).ravel()
-        seen = np.zeros(int(self.is_word.sum()) * n_labels, dtype=bool)
+        word_feats, word_id = np.unique(cols[word], return_inverse=True)
+        pairs = (word_id[:, None] * n_labels + rivals[w_rows]).ravel()
+        seen = np.zeros(len(word_feats) * n_labels, dtype=bool)
         seen[pairs] = True
         param = (np.cumsum(seen, dtype=np.int32) - 1)[pairs]
         n_params = int(seen.sum())
@@ -334,7 +341,6 @@ class Matcher:
             curvature = np.bincount(param, weights=(p * (1.0 - p)).ravel()[cell] * spread, minlength=n_params)
             theta -= (grad + CORRECTION_PRIOR * theta) / (curvature + CORRECTION_PRIOR)
         trained = np.flatnonzero(seen)
-        word_feats = np.flatnonzero(self.is_word)
         # the logits were divided by the temperature, so the weights take the correction times it
         bayes[word_feats[trained // n_labels], trained % n_labels] += (NB_TEMPERATURE * theta).astype(np.float32)
 
