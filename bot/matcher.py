@@ -32,6 +32,9 @@ CHAR_NGRAMS = (3, 4, 5)
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
 NEAREST_WEIGHT = 0.25  # share of an intent's score from its nearest example; the rest from its centroid
 TOP_K = 5
+HEAD_FEATURES = 128  # commonest word features scored as a dense block (see _Index)
+HEAD_MIN_POSTINGS = 64  # ... when they occur in at least this many examples (small catalogs need none)
+DENSE_BATCH = 16  # batches at least this big use the dense block
 BATCH = 64  # messages scored together by match_many (bounded memory: BATCH x examples floats)
 NB_ALPHA = 0.03  # naive Bayes smoothing
 NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
@@ -85,39 +88,56 @@ def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[
 
 
 class _Index:
-    """Sparse rows stored by feature (CSC), for fast dot products with one sparse query vector.
+    """Sparse rows stored by feature (CSC), for dot products with batches of sparse query vectors.
 
-    ``vals`` may hold several columns: one pass over the postings then yields one score per column.
+    Walking postings costs time in proportion to their length, and a few common words have the
+    longest: on CLINC150 the 128 commonest word features hold 97% of the postings a test set walks.
+    Those features are also kept as a dense block, which a big batch takes in one matrix product (a
+    single message walks their postings: a dense row costs more than a posting list on its own).
     """
 
     def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> None:
-        order = np.argsort(cols, kind="stable")
         self.n_rows = n_rows
+        counts = np.bincount(cols, minlength=n_cols)
+        head = np.argsort(-counts, kind="stable")[:HEAD_FEATURES]
+        head = head[counts[head] >= HEAD_MIN_POSTINGS]
+        self.head_slot = np.full(n_cols, -1, dtype=np.int64)
+        self.head_slot[head] = np.arange(len(head))
+        slot = self.head_slot[cols]
+        dense = slot >= 0
+        self.head = np.zeros((len(head), n_rows), dtype=np.float32)
+        self.head[slot[dense], rows[dense]] = vals[dense]
+        order = np.argsort(cols, kind="stable")
         self.indices = rows[order].astype(np.int32)
         self.data = np.asarray(vals, dtype=np.float32)[order]
         self.indptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=n_cols)))).astype(np.int64)
 
-    def dot(self, queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """Per value column, a (queries x rows) matrix of dot products; a query is (feature ids, weights)."""
+    def dot(self, queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """A (queries x rows) matrix of dot products; a query is (feature ids, weights)."""
         n = len(queries)
         feats = np.concatenate([q[0] for q in queries])
         weights = np.concatenate([q[1] for q in queries])
         owner = np.repeat(np.arange(n), [len(q[0]) for q in queries])
+        slot = self.head_slot[feats]
+        dense = (slot >= 0) & (n >= DENSE_BATCH)
+        out = self._tail(feats[~dense], weights[~dense], owner[~dense], n)
+        if dense.any():
+            used, column = np.unique(slot[dense], return_inverse=True)
+            q = np.zeros((n, len(used)), dtype=np.float32)
+            np.add.at(q, (owner[dense], column), weights[dense])
+            out += q @ self.head[used]
+        return out
+
+    def _tail(self, feats: np.ndarray, weights: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
         starts = self.indptr[feats]
         lengths = self.indptr[feats + 1] - starts
         total = int(lengths.sum())
-        columns = 1 if self.data.ndim == 1 else self.data.shape[1]
         if total == 0:
-            return [np.zeros((n, self.n_rows)) for _ in range(columns)]
+            return np.zeros((n, self.n_rows))
         offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
         cells = self.indices[offsets] + np.repeat(owner * self.n_rows, lengths)
         w = np.repeat(weights, lengths)
-        data = self.data[offsets]
-        size = n * self.n_rows
-        if data.ndim == 1:
-            return [np.bincount(cells, weights=data * w, minlength=size).reshape(n, self.n_rows)]
-        return [np.bincount(cells, weights=data[:, k] * w, minlength=size).reshape(n, self.n_rows)
-                for k in range(columns)]
+        return np.bincount(cells, weights=self.data[offsets] * w, minlength=n * self.n_rows).reshape(n, self.n_rows)
 
 
 class _Dense:
@@ -371,7 +391,7 @@ class Matcher:
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             word_queries = [(q.fids[q.word], q.vals[q.word] / math.sqrt(WORD_WEIGHT)) for _, q in batch]
-            (sims,) = self.examples.dot(word_queries)
+            sims = self.examples.dot(word_queries)
             cent, bayes = self.labels_index.dot([(q.fids, q.vals) for _, q in batch])
             mass = np.array([float(q.vals.sum()) for _, q in batch])
             ranked = self._rank(sims, cent, bayes + np.outer(mass, self.bayes_base))
