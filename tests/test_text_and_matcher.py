@@ -115,3 +115,35 @@ def test_duplicate_example_across_intents_is_not_an_exact_match() -> None:
     intents = (Intent("a", "A", ("same words", "alpha one"), "x"), Intent("b", "B", ("same words", "beta two"), "y"))
     m = Matcher(Catalog(intents=intents)).match("same words")
     assert m.layer == "fuzzy"
+
+
+def test_batches_score_exactly_like_single_messages() -> None:
+    from tests.conftest import default_catalog
+
+    matcher = Matcher(default_catalog())
+    assert matcher.examples.head.shape[0] > 0  # common words take the dense path in big batches
+    texts = [
+        "he keeps following me home from work",
+        "how do i report him to the police",
+        "he posted private photos of me online",
+        "can i get a protection order",
+        "what should i write down as evidence",
+        "my ex keeps messaging me from new numbers",
+        "is this stalking or am i overreacting",
+        "where can i buy a new bike",
+        "who can i talk to about this",
+        "he turned up at my work again today",
+    ] * 4  # 40 messages: more than DENSE_BATCH, so the batch takes the dense block
+    together = matcher.match_many(texts)
+    alone = [matcher.match(t) for t in texts]
+    for a, b in zip(together, alone, strict=True):
+        assert (a.intent, a.suggestions, a.layer) == (b.intent, b.suggestions, b.layer)
+        assert [(c.intent, c.example) for c in a.candidates] == [(c.intent, c.example) for c in b.candidates]
+        assert [c.score for c in a.candidates] == pytest.approx([c.score for c in b.candidates], abs=0.11)
+
+
+def test_a_catalog_of_one_intent_still_loads_and_matches() -> None:
+    one = Catalog(intents=(Intent("report", "Report", ("how do i report stalking", "report to police"), "a"),))
+    m = Matcher(one).match("how can i report him")
+    assert m.candidates[0].intent == "report"
+
