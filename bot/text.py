@@ -177,12 +177,15 @@ class Speller:
                 by_length.setdefault(len(word), []).append(word)
         # most frequent first, so a tie goes to the commoner word
         self._by_length = {n: sorted(ws, key=lambda w: (-frequencies[w], w)) for n, ws in by_length.items()}
+        self._rank = {w: i for ws in self._by_length.values() for i, w in enumerate(ws)}  # 0 = commonest
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
         """The closest known word, or the word itself when it is known or nothing is close."""
-        if word in self.known or len(word) < self.min_length or not word.isalpha():
+        if word in self.known or not word.isalpha():
             return word
+        if len(word) < self.min_length:
+            return self._swapped(word)
         hit = self._cache.get(word)
         if hit is not None:
             return hit
@@ -199,3 +202,15 @@ class Speller:
         if len(self._cache) < 100_000:
             self._cache[word] = best
         return best
+
+    def _swapped(self, word: str) -> str:
+        """A short word is only corrected for two swapped neighbours ("hwo" -> "how", "ym" -> "my").
+
+        One edit turns a 2-3 letter word into many others, so only the commonest typo of all, a
+        transposition, is trusted there; the most frequent known word wins.
+        """
+        swaps = [word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)]
+        known = [w for w in swaps if w in self.known]
+        if not known:
+            return word
+        return min(known, key=lambda w: self._rank.get(w, 0))

@@ -49,6 +49,14 @@ def test_speller_corrects_typos_and_keeps_known_words() -> None:
     assert sp.correct("abc") == "abc"  # too short to correct safely
 
 
+def test_short_words_are_corrected_for_swapped_letters_only() -> None:
+    sp = Speller({"how": 5, "who": 3, "my": 4, "yes": 2, "is": 6, "it": 5})
+    assert [sp.correct(w) for w in ("hwo", "ym", "yse", "si", "ti")] == ["how", "my", "yes", "is", "it"]
+    assert sp.correct("woh") == "who"
+    assert sp.correct("hoq") == "hoq"  # a substitution in a short word could be anything: left alone
+    assert sp.correct("ys") == "ys"  # and so is a dropped letter
+
+
 def _catalog(**settings: float) -> Catalog:
     intents = (
         Intent("report", "Report", ("how do i report stalking", "report to police", "can i report him online"), "a"),
