@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -14,6 +12,7 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import DamerauLevenshtein
 
 from benchmarks import clinc150 as bench
+from bot.matcher import Candidate, decide
 from bot.model import MatcherSettings
 
 SENTENCES = [
@@ -142,22 +141,18 @@ def test_tune_threshold_rejects_below_the_best_cut() -> None:
     assert bench.anchor_predict(list(zip(labels, scores, strict=True)), t) == ["a", "b", "oos", "oos", "a"]
 
 
-def _decide(candidates: Sequence[Any], s: MatcherSettings) -> tuple[str | None, tuple[str, ...]]:
-    top, runner_up = candidates[0], candidates[1][1] if len(candidates) > 1 else 0.0
-    if top[1] >= s.threshold and top[1] - runner_up >= s.margin:
-        return top[0], ()
-    return None, (top[0],)  # a "Did you mean" counts as a fallback
-
-
 def test_tune_decision_finds_the_separating_pair() -> None:
+    def c(intent: str, score: float) -> Candidate:
+        return Candidate(intent, score, "")
+
     cands = [
-        [("a", 80.0), ("b", 50.0)],
-        [("b", 60.0), ("a", 58.0)],
-        [("a", 55.0), ("b", 20.0)],
-        [("b", 40.0)],
+        [c("a", 80.0), c("b", 50.0)],
+        [c("b", 60.0), c("a", 58.0)],
+        [c("a", 55.0), c("b", 20.0)],
+        [c("b", 40.0)],
     ]
     golds = ["a", "b", "oos", "oos"]
-    chosen, info = bench.tune_decision(cands, golds, _decide, MatcherSettings())
+    chosen, info = bench.tune_decision(cands, golds, decide, MatcherSettings())
     assert info["val_balanced"] == 1.0
     assert 55.0 < chosen.threshold <= 60.0
     assert chosen.margin <= 2.0
