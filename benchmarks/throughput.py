@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import subprocess
@@ -234,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "echo-bot":
         echo_bot(args.base_url, args.inflight)
         return 0
+    # A bot process that stops drops its open long poll: the fake's server would log it with a traceback.
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     return asyncio.run(compare(args))
 
 
