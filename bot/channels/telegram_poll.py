@@ -190,8 +190,7 @@ class Poller:
         while not self._stopping:
             offset = self.offset()
             self._done = {u for u in self._done if u >= offset}
-            for uid in [u for u in self._inflight if u < offset]:
-                self.answered.risk(uid, self._chats.get(uid), self.offset)  # confirmed, not yet answered
+            self._note_unanswered(offset)
             in_hand = self._next - offset
             busy = len(self._inflight) >= self.max_inflight
             # With updates in hand, getUpdates returns them again at once: poll again only once there
@@ -234,6 +233,7 @@ class Poller:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=grace)
         offset = self.offset()
+        self._note_unanswered(offset)  # still in hand after the grace period: cut off by this stop
         confirmed = None
         if offset:
             try:
@@ -242,6 +242,11 @@ class Poller:
             except TelegramError as exc:
                 log.warning("could not confirm the last updates: %s", type(exc).__name__)
         self.answered.close(confirmed)
+
+    def _note_unanswered(self, offset: int) -> None:
+        """Updates in hand below ``offset`` are about to be confirmed unanswered: keep their chats."""
+        for uid in [u for u in self._inflight if u < offset]:
+            self.answered.risk(uid, self._chats.get(uid), self.offset)
 
     def _recover(self, missed: dict[int, int], updates: Sequence[Update]) -> None:
         """After a crash: people whose update was confirmed but never answered are asked to resend it.
