@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks.load import TEXTS, Bot, Load, answers, plan_for, tally
+from bot.channels.telegram import make_poller
 from bot.channels.telegram_poll import AnsweredLog
 from tests.conftest import Running, make_config
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import FakeTelegram, Fault
 from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected, plain
 
 
@@ -166,6 +167,34 @@ async def test_a_message_confirmed_but_cut_off_by_a_crash_is_asked_for_again(
         await fake.wait_until(lambda: bool(fake.texts(79)))
         assert fake.texts(77) == missed_line(running)
         assert "77" not in log.read_text(encoding="ascii").split()  # tidied: that chat id is gone
+    finally:
+        await again.stop()
+
+
+async def test_a_stop_that_cuts_off_a_stuck_update_asks_for_it_after_the_restart(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    config = make_config(fake, tmp_path)
+    running = Running(fake, config)
+    await running.start(poll=False)
+    # An update held longer than `hold` no longer holds the confirmation back (one stuck chat must not
+    # stall everyone): a stop then confirms it although its answer is still waiting.
+    poller = make_poller(running.app, config, running.channel, timeout=1, hold=0.3)
+    polling = asyncio.create_task(poller.run())
+    fake.fail("sendMessage", Fault.flood(5, chat_id=90))  # this chat's answer waits 5 s
+    update = fake.message(90, QUESTION)
+    await fake.wait_until(lambda: any(c.method == "sendMessage" and c.status == 429 for c in fake.calls), 10)
+    await asyncio.sleep(0.5)
+    await poller.stop(polling, grace=0.2)
+    await running.stop()
+    log = config.path(config.storage.path).with_name("answered-updates.log")
+    assert f"r {update['update_id']} 90" in log.read_text(encoding="ascii").splitlines()
+    assert fake.pending_updates() == 0  # confirmed to Telegram: it will never come again
+    again = Running(fake, config)
+    await again.start()
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(90)), 10)
+        assert fake.texts(90) == missed_line(again)
     finally:
         await again.stop()
 
