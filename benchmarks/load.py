@@ -44,7 +44,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,21 +277,24 @@ def plan_for(chats: int, per_chat: int, first: int = 1) -> dict[int, list[str]]:
     return {c: [TEXTS[(c + k) % len(TEXTS)] for k in range(per_chat)] for c in range(first, first + chats)}
 
 
-async def with_bot(
-    per_second: float = 0.0, webhook: bool = False
-) -> tuple[FakeTelegram, Bot, Load, tempfile.TemporaryDirectory[str]]:
+@asynccontextmanager
+async def served_bot(per_second: float = 0.0, webhook: bool = False) -> AsyncIterator[tuple[FakeTelegram, Bot, Load]]:
+    """A fake Bot API and the bot process serving it; both stopped, and their folder removed, after."""
     fake = FakeTelegram()
     await fake.start()
-    tmp = tempfile.TemporaryDirectory()
-    bot = Bot(fake, Path(tmp.name), per_second, webhook)
-    want = answers(bot.config, TEXTS)
-    await bot.start()
-    return fake, bot, Load(fake, want), tmp
+    with tempfile.TemporaryDirectory() as folder:
+        bot = Bot(fake, Path(folder), per_second, webhook)
+        try:
+            load = Load(fake, answers(bot.config, TEXTS))
+            await bot.start()
+            yield fake, bot, load
+        finally:
+            await bot.stop()
+            await fake.stop()
 
 
 async def burst(chats: int, per_chat: int, webhook: bool = False) -> Row:
-    fake, bot, load, tmp = await with_bot(webhook=webhook)
-    try:
+    async with served_bot(webhook=webhook) as (fake, bot, load):
         plan = plan_for(chats, per_chat)
         start = time.perf_counter()
         for k in range(per_chat):
@@ -304,17 +308,12 @@ async def burst(chats: int, per_chat: int, webhook: bool = False) -> Row:
         row = Row("burst", chats * per_chat, end - start, load.latencies(plan), lost, dup, bot.error_lines())
         row.notes = f"{chats}x{per_chat}; peak RSS {peak / 1024:.0f} MiB" + ("" if ok else "; TIMED OUT")
         return row
-    finally:
-        await bot.stop()
-        await fake.stop()
-        tmp.cleanup()
 
 
 async def sustained(rate: float, seconds: float, webhook: bool = False) -> Row:
-    fake, bot, load, tmp = await with_bot(webhook=webhook)
-    assert bot.proc is not None
-    samples: list[int] = []
-    try:
+    async with served_bot(webhook=webhook) as (fake, bot, load):
+        assert bot.proc is not None
+        samples: list[int] = []
         plan: dict[int, list[str]] = {}
         start = time.perf_counter()
         sent = 0
@@ -343,16 +342,11 @@ async def sustained(rate: float, seconds: float, webhook: bool = False) -> Row:
             + ("" if ok else "; TIMED OUT")
         )
         return row
-    finally:
-        await bot.stop()
-        await fake.stop()
-        tmp.cleanup()
 
 
 async def flood(backlog: int, webhook: bool = False) -> Row:
-    fake, bot, load, tmp = await with_bot(per_second=30.0, webhook=webhook)
-    fake.enforce_limits()
-    try:
+    async with served_bot(per_second=30.0, webhook=webhook) as (fake, bot, load):
+        fake.enforce_limits()
         question = TEXTS[0]
         plan = {chat: [question] for chat in range(1, backlog + 1)}
         start = time.perf_counter()
@@ -375,10 +369,6 @@ async def flood(backlog: int, webhook: bool = False) -> Row:
             f"{escalation_first}; 429s from the fake: {fake.floods}" + ("" if ok else "; TIMED OUT")
         )
         return row
-    finally:
-        await bot.stop()
-        await fake.stop()
-        tmp.cleanup()
 
 
 async def faults(
@@ -390,8 +380,7 @@ async def faults(
     methods: tuple[str, ...],
     webhook: bool = False,
 ) -> Row:
-    fake, bot, load, tmp = await with_bot(webhook=webhook)
-    try:
+    async with served_bot(webhook=webhook) as (fake, bot, load):
         fake.fail_every(every, kinds, methods)
         plan = plan_for(chats, per_chat)
         start = time.perf_counter()
@@ -410,15 +399,10 @@ async def faults(
             + ("" if ok else "; TIMED OUT")
         )
         return row
-    finally:
-        await bot.stop()
-        await fake.stop()
-        tmp.cleanup()
 
 
 async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = False) -> Row:
-    fake, bot, load, tmp = await with_bot(webhook=webhook)
-    try:
+    async with served_bot(webhook=webhook) as (fake, bot, load):
         plan = plan_for(chats, per_chat)
         total = sum(load.expected(plan).values())
         start = time.perf_counter()
@@ -439,17 +423,12 @@ async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = Fals
             f"unconfirmed at the kill; restarted" + ("" if ok else "; TIMED OUT")
         )
         return row
-    finally:
-        await bot.stop()
-        await fake.stop()
-        tmp.cleanup()
 
 
 async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> Row:
     """A flood-limited backlog (updates confirmed before they are answered), SIGKILL, restart."""
-    fake, bot, load, tmp = await with_bot(per_second=30.0, webhook=webhook)
-    fake.enforce_limits()
-    try:
+    async with served_bot(per_second=30.0, webhook=webhook) as (fake, bot, load):
+        fake.enforce_limits()
         question = TEXTS[0]
         plan = {chat: [question] for chat in range(1, backlog + 1)}
         start = time.perf_counter()
@@ -475,10 +454,6 @@ async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> R
             f"anyone left with neither" + ("" if ok else "; TIMED OUT")
         )
         return row
-    finally:
-        await bot.stop()
-        await fake.stop()
-        tmp.cleanup()
 
 
 async def main_async(args: argparse.Namespace) -> int:
