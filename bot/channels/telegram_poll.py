@@ -41,6 +41,14 @@ LOG_KEEP = 5000  # answered ids kept in the log before it is rewritten
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
+async def handle_guarded(handle: Callable[[Update], Awaitable[Any]], update: Update) -> None:
+    """Hand ``update`` to ``handle``; anything it raises is logged by type and update id only."""
+    try:
+        await handle(update)
+    except Exception as exc:  # PTB routes handler errors to the error handler; this is a last guard
+        log.error("update %s not handled: %s", update.update_id, type(exc).__name__)
+
+
 class AnsweredLog:
     """Which updates were answered, kept in a small file that outlives the process (never any text).
 
@@ -281,9 +289,7 @@ class Poller:
     async def _handle(self, update: Update) -> None:
         uid = update.update_id
         try:
-            await self.handle(update)
-        except Exception as exc:  # PTB routes handler errors to the error handler; this is a last guard
-            log.error("update %s not handled: %s", uid, type(exc).__name__)
+            await handle_guarded(self.handle, update)
         finally:
             self._inflight.pop(uid, None)
             self._chats.pop(uid, None)

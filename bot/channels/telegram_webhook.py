@@ -31,7 +31,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from bot.channels.telegram_poll import HOLD_SECONDS, AnsweredLog
+from bot.channels.telegram_poll import HOLD_SECONDS, AnsweredLog, handle_guarded
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -99,9 +99,7 @@ class Receiver:
     async def _handle(self, update: Update) -> None:
         uid = update.update_id
         try:
-            await self.handle(update)
-        except Exception as exc:  # PTB routes handler errors to the error handler; this is a last guard
-            log.error("update %s not handled: %s", uid, type(exc).__name__)
+            await handle_guarded(self.handle, update)
         finally:
             del self._inflight[uid]
             self._recent[uid] = time.monotonic()
