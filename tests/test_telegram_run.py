@@ -135,3 +135,19 @@ async def test_webhook_process_rejects_requests_without_the_secret(
         code, err = await stop(proc, signal.SIGTERM)
     assert code == 0, err
     assert fake.token not in err and SECRET not in err and "Zyzzyva" not in err
+
+
+async def test_a_webhook_telegram_refuses_is_a_clear_error_and_the_process_exits(
+    lenient_fake: FakeTelegram, tmp_path: Path
+) -> None:
+    fake = lenient_fake  # Telegram refusing the URL is the point here
+    extra = (
+        f"  mode: webhook\n  url: https://bot.example.org:9999/hook\n  listen: 127.0.0.1\n  port: {free_port()}\n"
+        f"  secret_token: {SECRET}\n"
+    )
+    env = {**os.environ, TOKEN_ENV: fake.token, "PYTHONPATH": str(REPO), WEBHOOK_SECRET_ENV: ""}
+    proc = await start_bot(write_config(tmp_path, fake, extra), env)
+    _, err = await asyncio.wait_for(proc.communicate(), 30)  # it used to hang on its store's thread
+    assert proc.returncode == 1
+    assert "Telegram refused the settings" in err.decode() and "ports 80, 88, 443 or 8443" in err.decode()
+    assert fake.token not in err.decode() and SECRET not in err.decode()

@@ -640,10 +640,15 @@ async def serve(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
             await _serve_webhook(app, config, channel, stop)
         else:
             await _serve_polling(app, config, channel, stop)
-        await app.stop()
     finally:
-        await app.shutdown()
-        await channel.post_shutdown(app)
+        # Also when serving failed (a refused webhook URL): a running app cannot shut down, and an
+        # unclosed store keeps its worker thread, so the process would hang instead of exiting.
+        if app.running:
+            await app.stop()
+        try:
+            await app.shutdown()
+        finally:
+            await channel.post_shutdown(app)
 
 
 async def _serve_polling(app: AnyApp, config: Config, channel: TelegramChannel, stop: asyncio.Event) -> None:
