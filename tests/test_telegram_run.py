@@ -151,3 +151,20 @@ async def test_a_webhook_telegram_refuses_is_a_clear_error_and_the_process_exits
     assert proc.returncode == 1
     assert "Telegram refused the settings" in err.decode() and "ports 80, 88, 443 or 8443" in err.decode()
     assert fake.token not in err.decode() and SECRET not in err.decode()
+
+
+async def test_a_webhook_port_already_taken_is_a_clear_error(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        extra = (
+            f"  mode: webhook\n  url: https://bot.example.org/hook\n  listen: 127.0.0.1\n  port: {port}\n"
+            f"  secret_token: {SECRET}\n"
+        )
+        proc = await start_bot(write_config(tmp_path, fake, extra), process_env)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in err.decode() and "Traceback" not in err.decode()

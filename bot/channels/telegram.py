@@ -46,7 +46,7 @@ from bot.channels.telegram_send import (
     delete_all,
     send_reply,
 )
-from bot.channels.telegram_webhook import Receiver, WebhookServer
+from bot.channels.telegram_webhook import CannotListen, Receiver, WebhookServer
 from bot.config import TOKEN_ENV, Config
 from bot.engine import COMMAND_DESCRIPTIONS
 from bot.htmltext import escape
@@ -762,6 +762,9 @@ def run(config: Config) -> int:
         asyncio.run(serve(app, channel, config))
     except InvalidToken:
         print(f"error: Telegram refused the token in {TOKEN_ENV}", file=sys.stderr)
+        return 1
+    except CannotListen as exc:
+        print(f"error: the webhook server cannot listen on {exc} (telegram.listen / telegram.port)", file=sys.stderr)
         return 1
     except BadRequest as exc:
         # Telegram's own words (e.g. "bad webhook: An HTTPS URL must be provided"): no user data in them.

@@ -40,6 +40,10 @@ REMEMBER = 10_000  # answered update ids kept in memory to recognise Telegram's 
 KEEP_SECONDS = 900.0  # an answered id stays in the on-disk log this long (redeliveries come sooner)
 
 
+class CannotListen(Exception):
+    """The webhook server's local address is taken or not allowed (the message says which and why)."""
+
+
 class Receiver:
     """Hands each delivered update to ``handle`` once and says when Telegram may be told it is done."""
 
@@ -167,7 +171,10 @@ class WebhookServer:
 
     def start(self) -> None:
         """Bind and serve on the running event loop (``port`` 0 picks a free port, see ``self.port``)."""
-        sockets = bind_sockets(self._port, self._listen)
+        try:
+            sockets = bind_sockets(self._port, self._listen)
+        except OSError as exc:
+            raise CannotListen(f"{self._listen}:{self._port}: {exc.strerror or exc}") from None
         self._server.add_sockets(sockets)
         self.port = int(sockets[0].getsockname()[1])
 
