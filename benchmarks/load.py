@@ -344,14 +344,20 @@ async def sustained(rate: float, seconds: float, webhook: bool = False) -> Row:
         return row
 
 
+def flood_backlog(fake: FakeTelegram, load: Load, backlog: int) -> tuple[str, dict[int, list[str]], float]:
+    """Telegram's flood limits on, then one question from each of ``backlog`` people at once."""
+    fake.enforce_limits()
+    question = TEXTS[0]
+    plan = {chat: [question] for chat in range(1, backlog + 1)}
+    start = time.perf_counter()
+    for chat in plan:
+        load.send(chat, question)
+    return question, plan, start
+
+
 async def flood(backlog: int, webhook: bool = False) -> Row:
     async with served_bot(per_second=30.0, webhook=webhook) as (fake, bot, load):
-        fake.enforce_limits()
-        question = TEXTS[0]
-        plan = {chat: [question] for chat in range(1, backlog + 1)}
-        start = time.perf_counter()
-        for chat in plan:
-            load.send(chat, question)
+        question, plan, start = flood_backlog(fake, load, backlog)
         urgent = backlog + 1
         load.send(urgent, EMERGENCY)
         await fake.wait_until(lambda: bool(load.sends.get(urgent)), 110)
@@ -428,12 +434,7 @@ async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = Fals
 async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> Row:
     """A flood-limited backlog (updates confirmed before they are answered), SIGKILL, restart."""
     async with served_bot(per_second=30.0, webhook=webhook) as (fake, bot, load):
-        fake.enforce_limits()
-        question = TEXTS[0]
-        plan = {chat: [question] for chat in range(1, backlog + 1)}
-        start = time.perf_counter()
-        for chat in plan:
-            load.send(chat, question)
+        question, plan, start = flood_backlog(fake, load, backlog)
         await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= backlog * at, 110)
         bot.kill9()
         killed_at = sum(map(len, load.sends.values()))
