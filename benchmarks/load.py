@@ -434,7 +434,7 @@ async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = Fals
 async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> Row:
     """A flood-limited backlog (updates confirmed before they are answered), SIGKILL, restart."""
     async with served_bot(per_second=30.0, webhook=webhook) as (fake, bot, load):
-        question, plan, start = flood_backlog(fake, load, backlog)
+        _, plan, start = flood_backlog(fake, load, backlog)
         await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= backlog * at, 110)
         bot.kill9()
         killed_at = sum(map(len, load.sends.values()))
