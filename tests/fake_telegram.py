@@ -411,9 +411,7 @@ class FakeTelegram:
             if allowed and not any(k in update for k in allowed):
                 self._updates.remove(update)  # Telegram never delivers what the bot did not ask for
                 continue
-            task = asyncio.create_task(self._deliver(session, update))
-            self._delivering[uid] = task
-            task.add_done_callback(lambda _t, uid=uid: self._delivering.pop(uid, None))
+            self._delivering[uid] = asyncio.create_task(self._deliver(session, update))
 
     async def _deliver(self, session: aiohttp.ClientSession, update: dict[str, Any]) -> None:
         assert self.webhook is not None and self._target is not None
@@ -426,6 +424,8 @@ class FakeTelegram:
                 ok = response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             ok = False
+        finally:
+            self._delivering.pop(uid, None)
         if ok:
             self.deliveries += 1
             self.delivered_at[uid] = time.perf_counter()
