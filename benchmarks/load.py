@@ -407,6 +407,23 @@ async def faults(
         return row
 
 
+async def kill_and_restart(
+    fake: FakeTelegram, bot: Bot, load: Load, plan: dict[int, list[str]], after: float
+) -> tuple[int, int, bool, float]:
+    """SIGKILL once ``after`` reply messages have arrived, restart, wait for every answer.
+
+    Returns the replies sent before the kill, the updates still with Telegram then, whether every chat
+    got its answer in time, and when the last reply arrived.
+    """
+    await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= after, 110)
+    bot.kill9()
+    killed_at = sum(map(len, load.sends.values()))
+    pending = fake.pending_updates()
+    await bot.start()
+    ok = await load.settle(plan, 110)
+    return killed_at, pending, ok, max(t[-1] for t in load.sends.values())
+
+
 async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = False) -> Row:
     async with served_bot(webhook=webhook) as (fake, bot, load):
         plan = plan_for(chats, per_chat)
@@ -415,13 +432,7 @@ async def kill9(chats: int, per_chat: int, at: float = 0.4, webhook: bool = Fals
         for k in range(per_chat):
             for chat, texts in plan.items():
                 load.send(chat, texts[k])
-        await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= total * at, 110)
-        bot.kill9()
-        killed_at = sum(map(len, load.sends.values()))
-        pending = fake.pending_updates()
-        await bot.start()
-        ok = await load.settle(plan, 110)
-        end = max(t[-1] for t in load.sends.values())
+        killed_at, pending, ok, end = await kill_and_restart(fake, bot, load, plan, total * at)
         lost, dup = tally(fake, plan, load.want)
         row = Row("kill9", chats * per_chat, end - start, load.latencies(plan), lost, dup, bot.error_lines())
         row.notes = (
@@ -435,13 +446,7 @@ async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> R
     """A flood-limited backlog (updates confirmed before they are answered), SIGKILL, restart."""
     async with served_bot(per_second=30.0, webhook=webhook) as (fake, bot, load):
         _, plan, start = flood_backlog(fake, load, backlog)
-        await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= backlog * at, 110)
-        bot.kill9()
-        killed_at = sum(map(len, load.sends.values()))
-        pending = fake.pending_updates()
-        await bot.start()
-        ok = await load.settle(plan, 110)
-        end = max(t[-1] for t in load.sends.values())
+        killed_at, pending, ok, end = await kill_and_restart(fake, bot, load, plan, backlog * at)
         line = missed_line(bot.config)
         asked = {c for c in plan if line in fake.texts(c)}
         answered_only = {c: texts for c, texts in plan.items() if c not in asked}

@@ -147,8 +147,8 @@ async def test_a_message_confirmed_but_cut_off_by_a_crash_is_asked_for_again(
     config = make_config(fake, tmp_path)
     fake.chat(77)  # wrote to the bot before the crash
     first = fake.message(78, QUESTION)
-    # The last run told Telegram update 3 was done (a flood backlog), then died before answering it;
-    # update 1 is still with Telegram, so it was not confirmed: answered now, not asked for again.
+    # The last run told Telegram update 0 was done (a flood backlog), then died before answering it;
+    # the next update is still with Telegram, so it was not confirmed: answered now, not asked for again.
     log = config.path(config.storage.path).with_name("answered-updates.log")
     log.write_text(f"r 0 77\nr {first['update_id']} 78\n", encoding="ascii")
     running = Running(fake, config)
