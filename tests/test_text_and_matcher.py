@@ -155,3 +155,56 @@ def test_a_catalog_of_one_intent_still_loads_and_matches() -> None:
     m = Matcher(one).match("how can i report him")
     assert m.candidates[0].intent == "report"
 
+
+
+def _repetitive_catalog() -> Catalog:
+    """Examples that reuse their words: of 44 word occurrences, only "online" and "need" (4+ letters) occur once."""
+    return Catalog(intents=(
+        Intent("report", "Report", ("how do i report stalking", "how do i report him to the police",
+                                    "report stalking to the police", "how can i report stalking online"), "a"),
+        Intent("evidence", "Evidence", ("what evidence do i need", "how do i keep evidence",
+                                        "keep evidence of the stalking", "what evidence can i keep"), "b"),
+    ))
+
+
+def test_expected_share_of_unknown_words_is_the_catalogs_good_turing_estimate() -> None:
+    assert Matcher(_repetitive_catalog()).expected_unknown == pytest.approx(2 / 44)
+    # a catalog whose every word is new predicts that users' words will often be new too
+    assert Matcher(_catalog()).expected_unknown > 0.3
+
+
+def test_unknown_words_scale_every_score_down_and_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.matcher
+
+    text = "what evidence do i need for the tribunal hearing"
+    m = Matcher(_repetitive_catalog()).match(text)
+    assert m.unknown == ("tribunal", "hearing")
+    # 2 of 9 words unknown, against 1 in 22 expected
+    assert m.familiarity == pytest.approx(((1 - 2 / 9) / (1 - 2 / 44)) ** bot.matcher.UNKNOWN_POWER)
+    assert m.familiarity < 0.6
+    assert "unknown words: tribunal, hearing; scores x 0.54" in explain(m)
+
+    monkeypatch.setattr(bot.matcher, "UNKNOWN_POWER", 0.0)
+    plain = Matcher(_repetitive_catalog()).match(text)
+    assert plain.familiarity == 1.0
+    assert [c.intent for c in m.candidates] == [c.intent for c in plain.candidates]
+    assert [c.score for c in m.candidates] == pytest.approx([c.score * m.familiarity for c in plain.candidates],
+                                                            abs=0.11)
+
+
+def test_an_off_topic_message_in_unknown_words_is_not_answered() -> None:
+    m = Matcher(_repetitive_catalog()).match("report stalking to the council planning department")
+    assert m.unknown == ("council", "planning", "department")
+    assert m.intent is None
+    assert m.suggestions == ("report",)
+
+
+def test_typos_short_words_and_a_share_within_the_expected_one_cost_nothing() -> None:
+    matcher = Matcher(_repetitive_catalog())
+    long = ("how do i report stalking to the police and how do i keep evidence of the stalking"
+            " and what evidence do i need for court")  # 1 unknown word in 25: within 1 in 22
+    for text in ("how do i reprot stalkng", "how do i report stalking te", long):
+        m = matcher.match(text)
+        assert m.familiarity == 1.0, text
+    assert matcher.match(long).unknown == ("court",)
+    assert matcher.match("how do i reprot stalkng").corrections == (("reprot", "report"), ("stalkng", "stalking"))
