@@ -157,3 +157,20 @@ def test_tune_decision_finds_the_separating_pair() -> None:
     assert 55.0 < chosen.threshold <= 60.0
     assert chosen.margin <= 2.0
     assert chosen.suggest <= chosen.threshold
+
+
+def test_ceiling_is_the_best_in_scope_accuracy_any_pair_allows_above_the_floor() -> None:
+    def c(intent: str, score: float) -> Candidate:
+        return Candidate(intent, score, "")
+
+    cands = [
+        [c("a", 80.0), c("b", 10.0)],
+        [c("b", 50.0), c("a", 10.0)],  # right, but scores below an out-of-scope message
+        [c("a", 60.0), c("b", 10.0)],
+        [c("b", 30.0), c("a", 10.0)],
+    ]
+    golds = ["a", "b", "oos", "oos"]
+    # accepting from 50 up: in-scope 1.0, OOS recall 0.5; from 60 up: 0.5 / 0.5; above 60: 0.5 / 1.0
+    assert bench.ceiling(cands, golds, floor=0.75) == {
+        "balanced": 0.75, "in_scope_accuracy": 1.0, "oos_recall": 0.5, "floor": 0.75}
+    assert bench.ceiling(cands, golds, floor=0.8)["in_scope_accuracy"] is None
