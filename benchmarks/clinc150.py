@@ -220,6 +220,7 @@ def write_catalog(
             f"  margin: {settings.margin}",
             f"  suggest: {settings.suggest}",
             f"  max_suggestions: {settings.max_suggestions}",
+            f"  unknown_words: {settings.unknown_words}",
         ]
     if out_of_scope:
         head += ["out_of_scope:", *(f"  - {yaml_quote(t)}" for t in out_of_scope)]
@@ -325,6 +326,8 @@ def _sweep(candidates: Sequence[Sequence[Any]], golds: Sequence[str]) -> Iterato
     """
     import numpy as np
 
+    from bot.matcher import LEAD_TOLERANCE
+
     top = np.array([c[0].score if c else -1.0 for c in candidates])
     runner = np.array([c[1].score if len(c) > 1 else 0.0 for c in candidates])
     has = np.array([bool(c) and c[0].intent is not None for c in candidates])
@@ -333,7 +336,7 @@ def _sweep(candidates: Sequence[Sequence[Any]], golds: Sequence[str]) -> Iterato
     n_in, n_oos = max(int((~is_oos).sum()), 1), max(int(is_oos.sum()), 1)
     thresholds = np.unique(top[has])
     for m in [d / 4 for d in range(0, 81)]:
-        eligible = has & (top - runner >= m - 1e-9)
+        eligible = has & (top - runner >= m - LEAD_TOLERANCE)
 
         def at_least(mask: np.ndarray) -> np.ndarray:
             ordered = np.sort(top[mask])

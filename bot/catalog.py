@@ -55,7 +55,7 @@ ESCALATION_KEYS = (
 HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text")
 RESPONSE_KEYS = ("answer", "buttons")
 BUTTON_KEYS = ("text", "intent", "url")
-SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions")
+SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions", "unknown_words")
 
 
 @dataclass(frozen=True)
@@ -527,6 +527,10 @@ class _Loader:
             if key == "max_suggestions":
                 if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 8:
                     self.error(value, "max_suggestions must be a whole number from 1 to 8")
+                    continue
+            elif key == "unknown_words":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10:
+                    self.error(value, "unknown_words must be a number from 0 (off) to 10")
                     continue
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100:
                 self.error(value, f"{key} must be a number from 0 to 100 (the matcher's score scale)")

@@ -34,6 +34,7 @@ CHAR_NGRAMS = (3, 4, 5)
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
 NEAREST_WEIGHT = 0.25  # share of an intent's score from its nearest example; the rest from its centroid
 TOP_K = 5
+LEAD_TOLERANCE = 1e-6  # float slack when comparing differences of one-decimal scores (see decide)
 HEAD_FEATURES = 128  # commonest word features scored as a dense block (see _Index)
 HEAD_MIN_POSTINGS = 64  # ... when they occur in at least this many examples (small catalogs need none)
 DENSE_BATCH = 16  # batches at least this big use the dense block
@@ -47,7 +48,6 @@ CORRECTION_PRIOR = 0.3  # L2 pull to 0, in units of one example's evidence: rare
 CORRECTION_MAX_EXAMPLES = 20_000  # bigger catalogs train on an even sample: load time and memory stay bounded
 POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
 LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
-UNKNOWN_POWER = 3.0  # how steeply scores fall as the share of unknown words passes the expected share (_familiarity)
 
 
 @dataclass(frozen=True)
@@ -82,12 +82,14 @@ def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[
     if top.intent is None or top.score < settings.suggest:
         return None, ()
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    if top.score >= settings.threshold and top.score - runner_up >= settings.margin:
+    # Scores have one decimal, and their float difference can land just under it (0.7 - 0.2 is
+    # 0.4999...): a lead equal to the margin must pass.
+    if top.score >= settings.threshold and top.score - runner_up >= settings.margin - LEAD_TOLERANCE:
         return top.intent, ()
     window = max(settings.margin * 2, 10.0)
     offered = tuple(
         c.intent for c in candidates
-        if c.intent is not None and c.score >= settings.suggest and top.score - c.score <= window
+        if c.intent is not None and c.score >= settings.suggest and top.score - c.score <= window + LEAD_TOLERANCE
     )[: settings.max_suggestions]
     return None, offered
 
@@ -462,12 +464,14 @@ class Matcher:
         cosines only shrink a little. So the score falls with the share of unknown words beyond the
         share the catalog itself predicts (``expected_unknown``), which keeps small catalogs, whose
         users stray from the examples' words more, from being judged by a large catalog's standard.
+        How steeply is the catalog's ``unknown_words`` setting: names of people and places are unknown
+        words too, and a catalog whose users give them may turn this off.
         """
         alpha = sum(w.isalpha() for w in words)
-        if not alpha:
+        if not alpha or not self.settings.unknown_words:
             return 1.0
         share = len(unknown) / alpha
-        return min(1.0, (1.0 - share) / (1.0 - self.expected_unknown)) ** UNKNOWN_POWER
+        return min(1.0, (1.0 - share) / (1.0 - self.expected_unknown)) ** self.settings.unknown_words
 
     def _weigh(self, queries: Sequence[list[int]]) -> _Batch:
         """TF-IDF weights of several queries' features at once, scaled like the examples'."""

@@ -114,6 +114,10 @@ class MatcherSettings:
     margin: float = 2.0  # ... when it leads the runner-up by at least this much
     suggest: float = 12.0  # below threshold but above this: offer "Did you mean" choices
     max_suggestions: int = 3
+    # How steeply scores fall when a message has more words no example uses than the catalog predicts
+    # (the power in Matcher._familiarity); 0 turns this off, for catalogs whose users name people and
+    # places that examples never do.
+    unknown_words: float = 3.0
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ GOOD = {
             examples: [keep evidence, keep a diary, screenshots, save his messages, what evidence do i need]
             answer: Keep a diary.
         out_of_scope: [how do i report a lost dog]
-        settings: {threshold: 60, margin: 5, suggest: 40, max_suggestions: 2}
+        settings: {threshold: 60, margin: 5, suggest: 40, max_suggestions: 2, unknown_words: 1.5}
     """,
     "safety.yaml": """\
         escalations:
@@ -180,6 +180,7 @@ BROKEN = {
         settings:
           threshold: high  #! E threshold must be a number from 0 to 100
           max_suggestions: 20  #! E max_suggestions must be a whole number from 1 to 8
+          unknown_words: -1  #! E unknown_words must be a number from 0 (off) to 10
         out_of_scope: [fine, [nested]]  #! E out_of_scope: expected a phrase, found a list
     """,
     ".hidden/ignored.yaml": "intents: [[[",
@@ -286,6 +287,7 @@ def test_clean_catalog_builds_frozen_objects_with_sources(tmp_path: Path) -> Non
     assert catalog.responses["erased"].answer == "Chat erased."
     assert catalog.out_of_scope == ("how do i report a lost dog",)
     assert (catalog.settings.threshold, catalog.settings.max_suggestions) == (60, 2)
+    assert catalog.settings.unknown_words == 1.5
 
 
 def test_serving_needs_escalations_and_responses(tmp_path: Path) -> None:

@@ -111,6 +111,13 @@ def test_decide_threshold_margin_and_suggestions() -> None:
     assert decide(three, s) == (None, ("a", "b"))
 
 
+def test_a_lead_equal_to_the_margin_passes_despite_float_subtraction() -> None:
+    assert 50.0 - 44.1 < 5.9  # what the comparison must survive
+    s = MatcherSettings(threshold=50, margin=5.9, suggest=30)
+    assert decide([Candidate("a", 50.0, ""), Candidate("b", 44.1, "")], s) == ("a", ())
+    assert decide([Candidate("a", 50.0, ""), Candidate("b", 44.2, "")], s) == (None, ("a", "b"))
+
+
 def test_explain_names_layer_score_runner_up_and_example() -> None:
     m = Matcher(_catalog()).match("shuold i keep a diary")
     text = "\n".join(explain(m))
@@ -157,9 +164,9 @@ def test_a_catalog_of_one_intent_still_loads_and_matches() -> None:
 
 
 
-def _repetitive_catalog() -> Catalog:
+def _repetitive_catalog(**settings: float) -> Catalog:
     """Examples that reuse their words: of 44 word occurrences, only "online" and "need" (4+ letters) occur once."""
-    return Catalog(intents=(
+    return Catalog(settings=MatcherSettings(**settings), intents=(
         Intent("report", "Report", ("how do i report stalking", "how do i report him to the police",
                                     "report stalking to the police", "how can i report stalking online"), "a"),
         Intent("evidence", "Evidence", ("what evidence do i need", "how do i keep evidence",
@@ -173,20 +180,20 @@ def test_expected_share_of_unknown_words_is_the_catalogs_good_turing_estimate() 
     assert Matcher(_catalog()).expected_unknown > 0.3
 
 
-def test_unknown_words_scale_every_score_down_and_are_explained(monkeypatch: pytest.MonkeyPatch) -> None:
-    import bot.matcher
-
+def test_unknown_words_scale_every_score_down_and_are_explained() -> None:
     text = "what evidence do i need for the tribunal hearing"
     m = Matcher(_repetitive_catalog()).match(text)
     assert m.unknown == ("tribunal", "hearing")
-    # 2 of 9 words unknown, against 1 in 22 expected
-    assert m.familiarity == pytest.approx(((1 - 2 / 9) / (1 - 2 / 44)) ** bot.matcher.UNKNOWN_POWER)
-    assert m.familiarity < 0.6
+    # 2 of 9 words unknown, against 1 in 22 expected, to the default power
+    assert m.familiarity == pytest.approx(((1 - 2 / 9) / (1 - 2 / 44)) ** 3)
     assert "unknown words: tribunal, hearing; scores x 0.54" in explain(m)
+    gentler = Matcher(_repetitive_catalog(unknown_words=1)).match(text)
+    assert gentler.familiarity == pytest.approx((1 - 2 / 9) / (1 - 2 / 44))
 
-    monkeypatch.setattr(bot.matcher, "UNKNOWN_POWER", 0.0)
-    plain = Matcher(_repetitive_catalog()).match(text)
+    plain = Matcher(_repetitive_catalog(unknown_words=0)).match(text)
     assert plain.familiarity == 1.0
+    assert plain.unknown == ("tribunal", "hearing")
+    assert "unknown words" not in "\n".join(explain(plain))
     assert [c.intent for c in m.candidates] == [c.intent for c in plain.candidates]
     assert [c.score for c in m.candidates] == pytest.approx([c.score * m.familiarity for c in plain.candidates],
                                                             abs=0.11)
