@@ -758,7 +758,7 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     test_cands = [r.candidates for r in test_res]
     test_scores = [r.score for r in test_res]
     top1_in_scope = _top1(test_gold, [r.candidates[0].intent if r.candidates else None for r in test_res])
-    fallback_reasons = why_fallback(test_gold, test_pred, [r.candidates for r in test_res], tuned)
+    fallback_reasons = why_fallback(test_gold, test_pred, test_cands, tuned)
     agree_inproc = sum(r.intent == p for r, p in zip(test_res, test_pred, strict=True))
     ours = score(test_gold, test_pred)
     typo_res, _, _ = run_matcher(tuned_matcher, [t for t, _ in typo_test])

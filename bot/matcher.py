@@ -71,7 +71,7 @@ class Match:
     normalised: str = ""
     corrections: tuple[tuple[str, str], ...] = ()
     unknown: tuple[str, ...] = ()  # words the catalog has never seen, after spelling correction
-    familiarity: float = 1.0  # the factor unknown and corrected words put on every score
+    familiarity: float = 1.0  # the factor the unknown words put on every score (see Matcher._familiarity)
 
 
 def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[str | None, tuple[str, ...]]:
@@ -525,8 +525,7 @@ def explain(match: Match) -> list[str]:
     if match.corrections:
         lines.append("spelling: " + ", ".join(f"{a} -> {b}" for a, b in match.corrections))
     if match.familiarity < 1.0:
-        unknown = ", ".join(match.unknown) or "none"
-        lines.append(f"unknown words: {unknown}; scores x {match.familiarity:.2f}")
+        lines.append(f"unknown words: {', '.join(match.unknown)}; scores x {match.familiarity:.2f}")
     verdict = match.intent or ("did you mean: " + ", ".join(match.suggestions) if match.suggestions else "fallback")
     lines.append(f"layer: {match.layer}; decision: {verdict}; score {match.score:.1f}")
     for rank, c in enumerate(match.candidates[:3], 1):

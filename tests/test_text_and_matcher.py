@@ -163,7 +163,6 @@ def test_a_catalog_of_one_intent_still_loads_and_matches() -> None:
     assert m.candidates[0].intent == "report"
 
 
-
 def _repetitive_catalog(**settings: float) -> Catalog:
     """Examples that reuse their words: of 44 word occurrences, only "online" and "need" (4+ letters) occur once."""
     return Catalog(settings=MatcherSettings(**settings), intents=(
