@@ -14,6 +14,8 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.wordlist import english_words
+
 # Characters people (and phone keyboards) use for an apostrophe.
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u02b9\u0060\u00b4\u2032\uff07"), "'")
 # Zero-width and direction marks: invisible, but they split words for a naive tokenizer.
@@ -166,10 +168,17 @@ def stem(word: str) -> str:
 
 
 class Speller:
-    """Corrects misspelt words against a known vocabulary with rapidfuzz (1-2 edits, swaps count 1)."""
+    """Corrects misspelt words towards a vocabulary with rapidfuzz (1-2 edits, swaps count 1).
 
-    def __init__(self, frequencies: Mapping[str, int], min_length: int = 4) -> None:
+    A real English word (``words``: by default the list in ``bot.wordlist``) is never changed, even
+    when it is one edit from a vocabulary word: "exist" is not a typo of "exit", nor "sitting" of
+    "hitting". Only tokens that are no word at all are corrected.
+    """
+
+    def __init__(self, frequencies: Mapping[str, int], min_length: int = 4,
+                 words: frozenset[str] | None = None) -> None:
         self.known = frozenset(frequencies)
+        self.words = english_words() if words is None else words
         self.min_length = min_length
         by_length: dict[int, list[str]] = {}
         for word in self.known:
@@ -181,8 +190,8 @@ class Speller:
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
-        """The closest known word, or the word itself when it is known or nothing is close."""
-        if word in self.known or not word.isalpha():
+        """The closest vocabulary word, or the word itself when it is a word already or nothing is close."""
+        if word in self.known or word in self.words or not word.isalpha():
             return word
         if len(word) < self.min_length:
             return self._swapped(word)
