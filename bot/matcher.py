@@ -26,18 +26,15 @@ from itertools import chain
 
 import numpy as np
 
+from bot.features import Batch, Features, Index, scale_rows
 from bot.model import Catalog, MatcherSettings
-from bot.text import Speller, normalise, stem
+from bot.text import Speller, normalise
 
 MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
-CHAR_NGRAMS = (3, 4, 5)
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
 NEAREST_WEIGHT = 0.25  # share of an intent's score from its nearest example; the rest from its centroid
 TOP_K = 5
 LEAD_TOLERANCE = 1e-6  # float slack when comparing differences of one-decimal scores (see decide)
-HEAD_FEATURES = 128  # commonest word features scored as a dense block (see _Index)
-HEAD_MIN_POSTINGS = 64  # ... when they occur in at least this many examples (small catalogs need none)
-DENSE_BATCH = 16  # batches at least this big use the dense block
 BATCH = 64  # messages scored together by match_many (bounded memory: BATCH x examples floats)
 NB_ALPHA = 0.03  # naive Bayes smoothing
 NB_TEMPERATURE = 3.0  # softens naive Bayes' overconfident posteriors
@@ -94,56 +91,6 @@ def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[
     return None, offered
 
 
-class _Index:
-    """Sparse rows stored by feature (CSC), for dot products with batches of sparse query vectors.
-
-    Walking postings costs time in proportion to their length, and a few common words have the
-    longest: on CLINC150 the 128 commonest word features hold 97% of the postings a test set walks.
-    Those features are also kept as a dense block, which a big batch takes in one matrix product (a
-    single message walks their postings: a dense row costs more than a posting list on its own).
-    """
-
-    def __init__(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> None:
-        self.n_rows = n_rows
-        counts = np.bincount(cols, minlength=n_cols)
-        head = np.argsort(-counts, kind="stable")[:HEAD_FEATURES]
-        head = head[counts[head] >= HEAD_MIN_POSTINGS]
-        self.head_slot = np.full(n_cols, -1, dtype=np.int64)
-        self.head_slot[head] = np.arange(len(head))
-        slot = self.head_slot[cols]
-        dense = slot >= 0
-        self.head = np.zeros((len(head), n_rows), dtype=np.float32)
-        self.head[slot[dense], rows[dense]] = vals[dense]
-        order = np.argsort(cols, kind="stable")
-        self.indices = rows[order].astype(np.int32)
-        self.data = np.asarray(vals, dtype=np.float32)[order]
-        self.indptr = np.concatenate(([0], np.cumsum(np.bincount(cols, minlength=n_cols)))).astype(np.int64)
-
-    def dot(self, batch: _Batch) -> np.ndarray:
-        """A (queries x rows) matrix of dot products with a batch of queries."""
-        n, feats, weights, owner = batch.size, batch.feats, batch.weights, batch.owner
-        slot = self.head_slot[feats]
-        dense = (slot >= 0) & (n >= DENSE_BATCH)
-        out = self._tail(feats[~dense], weights[~dense], owner[~dense], n)
-        if dense.any():
-            used, column = np.unique(slot[dense], return_inverse=True)
-            q = np.zeros((n, len(used)), dtype=np.float32)
-            np.add.at(q, (owner[dense], column), weights[dense])
-            out += q @ self.head[used]
-        return out
-
-    def _tail(self, feats: np.ndarray, weights: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
-        starts = self.indptr[feats]
-        lengths = self.indptr[feats + 1] - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros((n, self.n_rows))
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        cells = self.indices[offsets] + np.repeat(owner * self.n_rows, lengths)
-        w = np.repeat(weights, lengths)
-        return np.bincount(cells, weights=self.data[offsets] * w, minlength=n * self.n_rows).reshape(n, self.n_rows)
-
-
 class _Dense:
     """Per-feature rows of label weights (features x labels x columns), for labels: few, shared widely.
 
@@ -162,7 +109,7 @@ class _Dense:
         """Value column ``k`` as a (features x rows) view: writes go to the index."""
         return self.matrix[:, k * self.n_rows : (k + 1) * self.n_rows]
 
-    def dot(self, batch: _Batch) -> list[np.ndarray]:
+    def dot(self, batch: Batch) -> list[np.ndarray]:
         """Per value column, a (queries x rows) matrix of dot products with a batch of queries."""
         weights = batch.weights.astype(np.float32)
         bounds = np.searchsorted(batch.owner, np.arange(batch.size))  # every query has a feature
@@ -180,47 +127,6 @@ def _sum_rows(matrix: np.ndarray, starts: np.ndarray, cols: np.ndarray, weights:
         out[s:e][filled] = np.add.reduceat(matrix[cols[a:b]] * weights[a:b, None], starts[s:e][filled] - a, axis=0)
 
 
-class _Features:
-    """Maps normalised words to feature ids: stems, stem pairs and character n-grams of each word."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.kinds: list[bool] = []  # True for word-level features
-        self._word_cache: dict[str, tuple[int, ...]] = {}
-
-    def _id(self, feature: str, word_level: bool, grow: bool) -> int:
-        fid = self.ids.get(feature)
-        if fid is None and grow:
-            fid = self.ids[feature] = len(self.kinds)
-            self.kinds.append(word_level)
-        return -1 if fid is None else fid
-
-    def _word(self, word: str, grow: bool) -> tuple[int, ...]:
-        cached = self._word_cache.get(word)
-        if cached is not None:
-            return cached
-        padded = "<" + word + ">"
-        grams = {padded[i : i + n] for n in CHAR_NGRAMS for i in range(len(padded) - n + 1)}
-        ids = [self._id("w" + stem(word), True, grow)]
-        ids.extend(self._id("c" + g, False, grow) for g in grams)
-        out = tuple(i for i in ids if i >= 0)
-        if grow or len(self._word_cache) < 200_000:
-            self._word_cache[word] = out
-        return out
-
-    def of(self, words: Sequence[str], grow: bool = False) -> list[int]:
-        """Feature ids of a word sequence, repeated as often as they occur."""
-        out: list[int] = []
-        for w in words:
-            out.extend(self._word(w, grow))
-        stems = [stem(w) for w in words]
-        for a, b in zip(stems, stems[1:], strict=False):
-            fid = self._id("b" + a + " " + b, True, grow)
-            if fid >= 0:
-                out.append(fid)
-        return out
-
-
 @dataclass(frozen=True)
 class _Query:
     """A message ready to score: its feature ids, one per occurrence."""
@@ -230,20 +136,6 @@ class _Query:
     unknown: tuple[str, ...]
     familiarity: float
     ids: list[int]
-
-
-@dataclass(frozen=True)
-class _Batch:
-    """Several queries' weighted features in flat arrays, sorted by query (``owner``)."""
-
-    size: int
-    owner: np.ndarray
-    feats: np.ndarray
-    weights: np.ndarray
-
-    def subset(self, keep: np.ndarray, scale: float = 1.0) -> _Batch:
-        """The same queries with only the ``keep`` features (weights times ``scale``)."""
-        return _Batch(self.size, self.owner[keep], self.feats[keep], self.weights[keep] * scale)
 
 
 class Matcher:
@@ -279,7 +171,7 @@ class Matcher:
         once = sum(1 for w, n in frequencies.items() if n == 1 and w.isalpha() and len(w) >= self.speller.min_length)
         self.expected_unknown = once / max(alpha, 1)
 
-        self.features = _Features()
+        self.features = Features()
         per_example = [self.features.of(norm.split(), grow=True) for norm in normalised]
         n_feats = len(self.features.kinds)
         self.is_word = np.array(self.features.kinds, dtype=bool)
@@ -296,7 +188,7 @@ class Matcher:
         # Nearest-example similarity uses word-level features only: character n-grams are shared by
         # thousands of examples, and scanning their postings would cost more than everything else.
         word = self.is_word[cols]
-        self.examples = _Index(rows[word], cols[word], vals[word] / math.sqrt(WORD_WEIGHT), len(texts), n_feats)
+        self.examples = Index(rows[word], cols[word], vals[word] / math.sqrt(WORD_WEIGHT), len(texts), n_feats)
         self.example_text = [t for _, t in texts]
         # examples are grouped by label, so each label owns one slice of the similarity vector
         sizes = np.bincount(self.example_label, minlength=n_labels)
@@ -398,12 +290,7 @@ class Matcher:
 
     def _normalise_rows(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> np.ndarray:
         """Scale each row's word and character groups to unit length times their share of the score."""
-        word = self.is_word[cols]
-        wn = np.sqrt(np.bincount(rows, weights=np.where(word, vals * vals, 0.0), minlength=n_rows))
-        cn = np.sqrt(np.bincount(rows, weights=np.where(word, 0.0, vals * vals), minlength=n_rows))
-        scale = np.where(word, math.sqrt(WORD_WEIGHT) / np.maximum(wn[rows], 1e-12),
-                         math.sqrt(1.0 - WORD_WEIGHT) / np.maximum(cn[rows], 1e-12))
-        return vals * scale
+        return scale_rows(rows, cols, vals, n_rows, self.is_word, WORD_WEIGHT)
 
     def match(self, text: str) -> Match:
         """Score a message against every intent and decide."""
@@ -473,7 +360,7 @@ class Matcher:
         share = len(unknown) / alpha
         return min(1.0, (1.0 - share) / (1.0 - self.expected_unknown)) ** self.settings.unknown_words
 
-    def _weigh(self, queries: Sequence[list[int]]) -> _Batch:
+    def _weigh(self, queries: Sequence[list[int]]) -> Batch:
         """TF-IDF weights of several queries' features at once, scaled like the examples'."""
         n_feats = len(self.is_word)
         owner = np.repeat(np.arange(len(queries)), [len(ids) for ids in queries])
@@ -481,7 +368,7 @@ class Matcher:
                                                            count=len(owner)), return_counts=True)
         owner, feats = keys // n_feats, keys % n_feats
         weights = self._normalise_rows(owner, feats, (1.0 + np.log(tf)) * self.idf[feats], len(queries))
-        return _Batch(len(queries), owner, feats, weights)
+        return Batch(len(queries), owner, feats, weights)
 
     def _rank(self, sims: np.ndarray, cent: np.ndarray, loglik: np.ndarray,
               familiarity: np.ndarray) -> list[tuple[Candidate, ...]]:
