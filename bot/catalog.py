@@ -32,6 +32,7 @@ from bot.model import (
     Response,
     Source,
 )
+from bot.patterns import PatternError, compile_pattern
 from bot.yamlsrc import MAX_FILE_BYTES, YMap, YNode, YScalar, YSeq, kind, parse_text, read_text
 
 MAX_FILES = 500
@@ -46,11 +47,12 @@ ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 EMERGENCY_MARKERS = ("{emergency_number}", "999")
 HELPLINE_MARKERS = ("{helpline_number}", "0808 802 0300")
 
-TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "settings")
+TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "everyday", "settings")
 INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests")
 ESCALATION_KEYS = (
     "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
-    "answer", "buttons", "tests", "not_tests",
+    "examples", "negative_examples", "answer", "follow_up", "silent_phrases", "silent_answer", "buttons", "tests",
+    "not_tests",
 )
 HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text")
 RESPONSE_KEYS = ("answer", "buttons")
@@ -151,6 +153,7 @@ class _Loader:
         self.hours: list[tuple[OpeningHours, YMap, dict[str, _Text]]] = []
         self.hours_texts: list[tuple[str, _Text]] = []  # open_text / closed_text of every entry
         self.out_of_scope: list[_Text] = []
+        self.everyday: list[_Text] = []
         self.settings: MatcherSettings | None = None
         self.settings_file: str | None = None
         self.file = ""
@@ -256,6 +259,8 @@ class _Loader:
             self.read_responses(root.items["responses"])
         if "out_of_scope" in root.items:
             self.out_of_scope.extend(self.text_list(root.items["out_of_scope"], "out_of_scope"))
+        if "everyday" in root.items:
+            self.everyday.extend(self.text_list(root.items["everyday"], "everyday"))
         if "settings" in root.items:
             self.read_settings(root.items["settings"])
 
@@ -356,16 +361,24 @@ class _Loader:
         if entry is None:
             return
         for name in ("phrases", "threats", "patterns", "past_markers", "reported_markers",
-                     "present_markers", "tests", "not_tests"):
+                     "present_markers", "examples", "negative_examples", "silent_phrases", "tests", "not_tests"):
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
-        if not any(entry.fields[k] for k in ("phrases", "threats", "patterns")):
-            self.error(node, f"escalation {entry.id.value!r} has no phrases, threats or patterns")
+        for name in ("follow_up", "silent_answer"):
+            entry.fields[name] = self.text(node.items.get(name), name)
+        if bool(entry.fields["silent_phrases"]) != bool(entry.fields["silent_answer"]):
+            self.error(node, f"escalation {entry.id.value!r}: silent_phrases and silent_answer go together")
+        if not any(entry.fields[k] for k in ("phrases", "threats", "patterns", "examples")):
+            self.error(node, f"escalation {entry.id.value!r} has no phrases, threats, patterns or examples")
+        if bool(entry.fields["examples"]) != bool(entry.fields["negative_examples"]):
+            have, lack = ("examples", "negative_examples") if entry.fields["examples"] else (
+                "negative_examples", "examples")
+            self.error(node.items[have], f"escalation {entry.id.value!r} has {have} but no {lack}: the learned "
+                                         "check needs both sides to learn what tells them apart")
         for pattern in entry.fields["patterns"]:
             try:
-                re.compile(pattern.value)
-            except re.error as exc:
-                line, col = self.at(pattern, exc.pos or 0)
-                self.error(pattern.node, f"invalid regular expression: {exc.msg}", line, col)
+                compile_pattern(pattern.value)
+            except PatternError as exc:
+                self.error(pattern.node, f"invalid pattern for RE2: {exc}")
         self.escalations.append(entry)
 
     def read_buttons(self, node: YNode) -> list[_ButtonRec]:
@@ -585,6 +598,7 @@ class _Checker:
             hours=tuple(hours_by_id.values()),
             responses=MappingProxyType({k: v for k, v in responses.items() if v is not None}),
             out_of_scope=tuple(t.value for t in ld.out_of_scope),
+            everyday=tuple(t.value for t in ld.everyday),
             settings=ld.settings or MatcherSettings(),
         )
 
@@ -639,19 +653,19 @@ class _Checker:
                 ok = False
         return ok
 
-    def check_answer(self, entry: _Entry) -> str | None:
-        answer: _Text | None = entry.fields.get("answer")
+    def check_answer(self, entry: _Entry, name: str = "answer") -> str | None:
+        answer: _Text | None = entry.fields.get(name)
         if answer is None:
             return None
         self.ld.file = entry.file
-        if not self.check_html(answer, self.known_placeholders, "answer"):
+        if not self.check_html(answer, self.known_placeholders, name):
             return None
         rendered = placeholders.fill(answer.value, self.fill_values)
         for p in htmltext.validate(rendered):
-            self.ld.error(answer.node, f"answer, once placeholders are filled: {p.message}")
+            self.ld.error(answer.node, f"{name}, once placeholders are filled: {p.message}")
         length = htmltext.text_length(rendered)
         if length > htmltext.TELEGRAM_LIMIT:
-            self.ld.error(answer.node, f"answer is {length} characters once placeholders are filled; "
+            self.ld.error(answer.node, f"{name} is {length} characters once placeholders are filled; "
                                        f"Telegram's limit is {htmltext.TELEGRAM_LIMIT}: shorten it")
         return answer.value
 
@@ -714,10 +728,14 @@ class _Checker:
         def values(name: str) -> tuple[str, ...]:
             return tuple(t.value for t in e.fields[name])
 
+        follow_up = self.check_answer(e, "follow_up") or ""
+        silent_answer = self.check_answer(e, "silent_answer") or ""
         return Escalation(
             id=e.id.value, title=title.value if title else title_from_id(e.id.value), answer=answer,
+            follow_up=follow_up, silent_phrases=values("silent_phrases"), silent_answer=silent_answer,
             phrases=values("phrases"), threats=values("threats"), patterns=values("patterns"),
-            past_markers=values("past_markers"),
+            past_markers=values("past_markers"), examples=values("examples"),
+            negative_examples=values("negative_examples"),
             reported_markers=values("reported_markers"), present_markers=values("present_markers"),
             buttons=buttons, tests=values("tests"), not_tests=values("not_tests"), source=e.source(),
         )
@@ -793,7 +811,7 @@ class _Checker:
         for name in REQUIRED_RESPONSES:
             if name not in responses:
                 report(None, f"no responses.{name}{consequence}: add it")
-        for name in ("fallback", "none_of_these"):
+        for name in ("fallback", "none_of_these", "did_you_mean"):
             entry = responses.get(name)
             answer = entry.fields.get("answer") if entry else None
             if entry is None or answer is None:
@@ -849,6 +867,8 @@ def _sources(loader: _Loader) -> dict[tuple[str, str, int], Source]:
         out.setdefault((f"hours:{hours.id}", "closed_dates", 0), Source(file, where.line, where.col))
     for i, t in enumerate(loader.out_of_scope):
         out[("", "out_of_scope", i)] = Source(t.file, t.node.line, t.node.col)
+    for i, t in enumerate(loader.everyday):
+        out[("", "everyday", i)] = Source(t.file, t.node.line, t.node.col)
     return out
 
 

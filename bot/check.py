@@ -67,7 +67,7 @@ def safety_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
 
     catalog = result.catalog
     # the engine's detector: words the matcher knows are taken as written, not spell-corrected
-    detector = Detector(catalog.escalations, matcher.vocabulary())
+    detector = Detector.for_catalog(catalog, matcher.vocabulary())
     out: list[Problem] = []
     for esc in catalog.escalations:
         owner = f"escalation:{esc.id}"
@@ -76,10 +76,32 @@ def safety_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
                 message = f"test {phrase!r} does not fire {esc.id!r}: add a phrase or pattern that covers it"
                 out.append(Problem(result.source(owner, "tests", i), message))
         for i, phrase in enumerate(esc.not_tests):
-            rules = [h.rule for h in detector.detect(phrase) if h.escalation == esc.id]
-            if rules:
-                message = f"not_test {phrase!r} fires {esc.id!r} (rule {rules[0]!r}): narrow that rule"
+            fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
+            if fired:
+                message = f"not_test {phrase!r} fires {esc.id!r} ({fired[0].describe()}): narrow that rule"
                 out.append(Problem(result.source(owner, "not_tests", i), message))
+        # The learned part saw these lines, so each one that still misfires is a contradiction:
+        # a rule or its framing overrides it, or the two lists say opposite things.
+        for i, phrase in enumerate(esc.examples):
+            if not any(h.escalation == esc.id for h in detector.detect(phrase)):
+                message = (f"example {phrase!r} does not fire {esc.id!r}: a past_marker sets it aside, or "
+                           "negative_examples say the opposite")
+                out.append(Problem(result.source(owner, "examples", i), message))
+        for i, phrase in enumerate(esc.negative_examples):
+            fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
+            if fired:
+                message = f"negative example {phrase!r} fires {esc.id!r} ({fired[0].describe()})"
+                if fired[0].evidence is not None:
+                    message += ": examples say the opposite, reword or remove one"
+                else:
+                    message += ": narrow that rule, or add a past_marker"
+                # a false alarm costs a reply, a miss can cost a life: this one is a warning
+                out.append(Problem(result.source(owner, "negative_examples", i), message, "warning"))
+    for i, phrase in enumerate(catalog.everyday):
+        hits = detector.detect(phrase)
+        if hits:
+            message = f"everyday message {phrase!r} fires {hits[0].escalation!r} ({hits[0].describe()})"
+            out.append(Problem(result.source("", "everyday", i), message, "warning"))
     return out
 
 

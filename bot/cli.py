@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bot.catalog import load_catalog
 from bot.config import Config, ConfigError, load_config
-from bot.engine import Engine
+from bot.engine import Engine, conversations
 from bot.model import Catalog
 
 
@@ -40,7 +40,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     catalog = _load(_intents_dir(args, config), config, serving=True)
     if catalog is None:
         return 1
-    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button,
+                    conversations=conversations(config))
     return chat(engine, explain=args.explain)
 
 

@@ -56,6 +56,14 @@ class PrivacyConfig:
     log_unmatched: bool = False  # keep redacted unmatched messages for admins
 
 
+@dataclass(frozen=True)
+class ConversationConfig:
+    """What the bot remembers of a chat between messages (in memory only, never text)."""
+
+    danger_minutes: int = 30  # after an escalation, short follow-ups get the short danger answer first
+    quiet_minutes: int = 120  # a chat's remembered state is forgotten after this long without messages
+
+
 DEFAULT_SERVICE: Mapping[str, str] = {
     "organisation": "",
     "emergency_number": "999",
@@ -75,6 +83,7 @@ class Config:
     watch_intents: bool = True  # reload intent files when they change on disk
     storage: StorageConfig = field(default_factory=StorageConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    conversation: ConversationConfig = field(default_factory=ConversationConfig)
     service: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVICE))
     log_level: str = "INFO"
     base_dir: str = "."  # relative paths in the file are resolved against its folder
@@ -151,7 +160,8 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     return str(value)
 
 
-TOP_LEVEL = ("telegram", "intents_dir", "watch_intents", "storage", "privacy", "service", "log_level")
+TOP_LEVEL = ("telegram", "intents_dir", "watch_intents", "storage", "privacy", "conversation", "service",
+             "log_level")
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -189,6 +199,7 @@ def parse_config(raw: Any, where: str = "config") -> Config:
         watch_intents=_coerce(raw.get("watch_intents", True), True, f"{where}: watch_intents"),
         storage=_section(StorageConfig, raw.get("storage"), f"{where}: storage"),
         privacy=_section(PrivacyConfig, raw.get("privacy"), f"{where}: privacy"),
+        conversation=_section(ConversationConfig, raw.get("conversation"), f"{where}: conversation"),
         service=service,
         log_level=_coerce(raw.get("log_level", "INFO"), "", f"{where}: log_level").upper(),
     )
@@ -215,4 +226,7 @@ def validate(cfg: Config, base_dir: str = ".") -> Config:
             "privacy.auto_erase_after_minutes: must be under 47 hours, because Telegram lets a bot "
             "delete messages only within 48 hours"
         )
+    if cfg.conversation.quiet_minutes < cfg.conversation.danger_minutes:
+        raise ConfigError("conversation.quiet_minutes: must be at least conversation.danger_minutes, or the "
+                          "danger would be forgotten before its time")
     return replace(cfg, base_dir=base_dir)

@@ -1,8 +1,9 @@
 """Incoming -> Outcome: commands, buttons, escalations, intents and the fallback, for any channel.
 
 The order never changes: escalations are checked on the whole text of every typed message and their
-answers come first; only then is the message matched. The engine keeps no per-person state, so a
-reply never depends on a database, and a reload swaps one immutable snapshot for another.
+answers come first; only then is the message matched. What the engine remembers of a chat (a recent
+escalation, an erase waiting for its "Yes") lives in memory only (bot/conversation.py), never as
+text, so a reply never depends on a database; a reload swaps one immutable snapshot for another.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from bot.config import Config
+from bot.conversation import Conversations
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
-from bot.messages import ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
+from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
 from bot.model import Button, Catalog
 from bot.placeholders import fill, values
 from bot.safety import Detector
@@ -40,12 +42,23 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
 ERASE_INTENT = "erase_conversation"
 ERASE_BUTTON = ReplyButton("Erase chat", data=ERASE)
 NONE_BUTTON_TEXT = "None of these"
+# Never offered as a guess under "Did you mean": a wrong guess would end or wipe the conversation.
+NEVER_GUESSED = frozenset({ERASE_INTENT, "goodbye"})
+# After an escalation an intent card follows only when the match is this many times the threshold:
+# "he threatened to kill me and he is outside" scores 75 for threats_to_kill, while "HES HERE HES
+# OUTSIDE" reaches an order card with 23 and a neighbour being beaten the harassment card with 43,
+# guesses from the danger words alone.
+AFTER_ESCALATION = 2.5
+FOLLOW_UP_WORDS = 12  # while danger is remembered, messages up to this long are read as follow-ups
 
 # Lines a channel needs even if an admin deleted them from responses.yaml; check warns about that.
 _BUILT_IN = {
     "fallback": "I am not sure I understood. In an emergency call {emergency_number}. "
     "The National Stalking Helpline is on {helpline_number}.",
-    "did_you_mean": "Did you mean one of these?",
+    "did_you_mean": "Did you mean one of these? In an emergency call {emergency_number}. "
+    "The National Stalking Helpline is on {helpline_number}.",
+    "erase_confirm": "Erase this chat now?",
+    "erase_kept": "Nothing was erased.",
     "none_of_these": "Sorry I could not help with that. In an emergency call {emergency_number}. "
     "The National Stalking Helpline is on {helpline_number}.",
     "non_text": "I can only read text messages. In an emergency call {emergency_number}.",
@@ -70,7 +83,12 @@ class _Snapshot:
 
 def _snapshot(catalog: Catalog) -> _Snapshot:
     matcher = Matcher(catalog)
-    return _Snapshot(catalog, matcher, Detector(catalog.escalations, known_words=matcher.vocabulary()))
+    return _Snapshot(catalog, matcher, Detector.for_catalog(catalog, known_words=matcher.vocabulary()))
+
+
+def conversations(config: Config) -> Conversations:
+    """The per-chat memory with the config's windows."""
+    return Conversations(config.conversation.danger_minutes, config.conversation.quiet_minutes)
 
 
 def _command(text: str) -> tuple[str, str] | None:
@@ -86,9 +104,10 @@ class Engine:
     """Turns what a person did into the replies to send, in order."""
 
     def __init__(self, catalog: Catalog, service: Mapping[str, str] | None = None, *,
-                 erase_button: bool = True) -> None:
+                 erase_button: bool = True, conversations: Conversations | None = None) -> None:
         self.service = dict(service if service is not None else Config().placeholders())
         self.erase_button = erase_button
+        self.conversations = conversations if conversations is not None else Conversations()
         self._snap = _snapshot(catalog)
         self._values_cache: dict[tuple[int, datetime, bool], Mapping[str, str]] = {}
 
@@ -116,11 +135,15 @@ class Engine:
         snap = self._snap  # one snapshot for the whole message, even if a reload lands meanwhile
         now = incoming.now or datetime.now(timezone.utc)
         if incoming.button is not None:
-            return self._button(snap, incoming.button, now)
-        return self._text(snap, incoming.text or "", now)
+            outcome = self._button(snap, incoming.button, now)
+        else:
+            outcome = self._text(snap, incoming.text or "", now, incoming.chat)
+        if outcome.erase:
+            self.conversations.forget(incoming.chat)
+        return outcome
 
-    def _text(self, snap: _Snapshot, text: str, now: datetime) -> Outcome:
-        outcome = self._answer_text(snap, text, now)
+    def _text(self, snap: _Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
+        outcome = self._answer_text(snap, text, now, chat)
         if outcome.erase or len(text.split()) <= MAX_WORDS:
             return outcome
         # say so when the matcher read only the start (the escalation check read everything)
@@ -128,11 +151,18 @@ class Engine:
         notice = self._response(snap, "too_long", now, kind="notice")
         return replace(outcome, replies=(*outcome.replies[:at], notice, *outcome.replies[at:]))
 
-    def _answer_text(self, snap: _Snapshot, text: str, now: datetime) -> Outcome:
+    def _answer_text(self, snap: _Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
         hits = snap.detector.detect(text)
         escalated = tuple(h.escalation for h in hits)
-        replies = [self._escalation_reply(snap, h.escalation, now) for h in hits]
-        lines = [f"escalation: {h.escalation} (rule {h.rule!r})" for h in hits] or ["escalation: none"]
+        # someone who says they cannot talk gets the silent route as the escalation's answer
+        replies = [self._escalation_reply(snap, h.escalation, now, silent=snap.detector.silent(h.escalation, text))
+                   for h in hits]
+        lines = [f"escalation: {h.escalation} ({h.describe()})" for h in hits] or ["escalation: none"]
+        remembered = self.conversations.danger(chat)
+        if hits:
+            self.conversations.update(chat, danger=hits[0].escalation)
+        elif remembered is not None:
+            lines.append(f"danger remembered in this chat: {remembered}")
 
         command = _command(text)
         if command is not None and command[0] in COMMANDS:
@@ -148,16 +178,46 @@ class Engine:
         query = text if command is None else text.strip()[1:]
         match = snap.matcher.match(query)
         lines.extend(explain(match))
-        if match.intent is not None:
-            return self._intent_outcome(snap, match.intent, replies, escalated, now, lines=lines)
+        intent = match.intent
+        if escalated and intent is not None and not self._relevant(snap, match):
+            lines.append(f"after the escalation, {intent} is not confident enough to follow it")
+            intent = None
+        if not escalated and remembered is not None:
+            esc = snap.catalog.escalation(remembered)
+            if esc is not None and esc.silent_answer and snap.detector.silent(remembered, text):
+                replies.append(self._escalation_reply(snap, remembered, now, silent=True))
+                lines.append("follow-up: the person cannot talk: the silent route first")
+                escalated = (remembered,)
+            elif esc is not None and intent is None and len(text.split()) <= FOLLOW_UP_WORDS:
+                replies.append(self._render(snap, esc.follow_up or esc.answer, esc.buttons, now, "escalation",
+                                            esc.id))
+                lines.append("follow-up: a short message with no confident intent: the short answer first")
+                escalated = (remembered,)
+        if intent == ERASE_INTENT and not escalated:
+            # typed words alone never erase: one confirmation button first
+            return Outcome((self._erase_confirmation(snap, now),), escalated, intent=intent,
+                           explanation=tuple(lines))
+        if intent is not None:
+            return self._intent_outcome(snap, intent, replies, escalated, now, lines=lines)
         if escalated:
             # the escalation answer already offers the menu; a fallback under it would only add noise
             return Outcome(tuple(self._finish(replies)), escalated, explanation=tuple(lines))
-        if match.suggestions:
-            replies.append(self._choices(snap, match, now))
-            return Outcome(tuple(replies), escalated, choices=match.suggestions, explanation=tuple(lines))
+        suggestions = tuple(i for i in match.suggestions if i not in NEVER_GUESSED)
+        if suggestions:
+            replies.append(self._choices(snap, suggestions, now))
+            return Outcome(tuple(replies), escalated, choices=suggestions, explanation=tuple(lines))
         replies.append(self._response(snap, "fallback", now, kind="fallback"))
         return Outcome(tuple(self._finish(replies)), escalated, fallback=True, explanation=tuple(lines))
+
+    @staticmethod
+    def _relevant(snap: _Snapshot, match: Match) -> bool:
+        """Whether an intent card may follow an escalation answer: an exact or clearly strong match."""
+        return match.layer == "exact" or match.score >= AFTER_ESCALATION * snap.catalog.settings.threshold
+
+    def _erase_confirmation(self, snap: _Snapshot, now: datetime) -> Reply:
+        heading = self._response(snap, "erase_confirm", now, kind="choices")
+        buttons = (ReplyButton("Yes, erase it", data=ERASE), ReplyButton("No", data=KEEP))
+        return Reply(heading.html, buttons, kind="choices", ref=ERASE_INTENT)
 
     def _intent_outcome(self, snap: _Snapshot, intent_id: str, replies: list[Reply],
                         escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
@@ -180,6 +240,9 @@ class Engine:
         if data == ERASE:
             erased = self._response(snap, "erased", now, kind="notice")
             return Outcome((erased,), button=data, erase=True)
+        if data == KEEP:
+            kept = self._response(snap, "erase_kept", now, kind="notice")
+            return Outcome(tuple(self._finish([kept])), button=data)
         if data == NONE_OF_THESE:
             reply = self._response(snap, "none_of_these", now, kind="fallback")
             return Outcome(tuple(self._finish([reply])), fallback=True, button=data)
@@ -189,16 +252,17 @@ class Engine:
         # a button from an older catalog (or forged data) may name no intent: answer with the fallback
         return self._intent_outcome(snap, target, [], (), now, button=data, lines=[f"button: {data}"])
 
-    def _escalation_reply(self, snap: _Snapshot, escalation_id: str, now: datetime) -> Reply:
+    def _escalation_reply(self, snap: _Snapshot, escalation_id: str, now: datetime, *, silent: bool = False) -> Reply:
         esc = snap.catalog.escalation(escalation_id)
         if esc is None:  # only reachable with an unserved catalog (classify/check)
             return Reply(f"Call {self.service.get('emergency_number', '999')}.", kind="escalation",
                          ref=escalation_id)
-        return self._render(snap, esc.answer, esc.buttons, now, "escalation", esc.id)
+        answer = esc.silent_answer if silent and esc.silent_answer else esc.answer
+        return self._render(snap, answer, esc.buttons, now, "escalation", esc.id)
 
-    def _choices(self, snap: _Snapshot, match: Match, now: datetime) -> Reply:
+    def _choices(self, snap: _Snapshot, suggestions: tuple[str, ...], now: datetime) -> Reply:
         heading = self._response(snap, "did_you_mean", now, kind="choices")
-        buttons = [ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in match.suggestions]
+        buttons = [ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in suggestions]
         buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
         return Reply(heading.html, tuple(buttons), kind="choices")
 

@@ -8,7 +8,8 @@ from datetime import datetime
 # Callback data carried by buttons (Telegram allows 1-64 bytes).
 INTENT_PREFIX = "i:"  # "i:<intent id>": show that intent's answer
 NONE_OF_THESE = "none"  # the "None of these" choice under "Did you mean"
-ERASE = "erase"  # the quick-exit "Erase chat" button
+ERASE = "erase"  # the quick-exit "Erase chat" button, and "Yes, erase it"
+KEEP = "keep"  # "No" under "Erase this chat now?"
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Incoming:
     text: str | None = None
     button: str | None = None  # callback data of the pressed button
     now: datetime | None = None  # when it happened (aware); None means "now"
+    chat: str | int | None = None  # which conversation, for what the engine remembers of it (bot/conversation.py)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,14 @@ class Escalation:
     past_markers: tuple[str, ...] = ()
     reported_markers: tuple[str, ...] = ()
     present_markers: tuple[str, ...] = ()
+    # The learned part (bot/escalation_model.py): situations that must fire, and near misses that must not.
+    examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
+    # While the danger is remembered in a chat (conversation.danger_minutes), a short follow-up with no
+    # confident intent gets ``follow_up`` first; one saying they cannot talk gets ``silent_answer``.
+    follow_up: str = ""
+    silent_phrases: tuple[str, ...] = ()
+    silent_answer: str = ""
     buttons: tuple[Button, ...] = ()
     tests: tuple[str, ...] = ()  # phrases that must fire this escalation (run by `check`)
     not_tests: tuple[str, ...] = ()  # phrases that must not fire it (run by `check`)
@@ -101,7 +109,8 @@ class Response:
 # Responses the engine needs to serve; `check` insists on them for a served catalog.
 REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
-OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message")
+OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message",
+                      "erase_confirm", "erase_kept")
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,9 @@ class Catalog:
     hours: tuple[OpeningHours, ...] = ()
     responses: Mapping[str, Response] = field(default_factory=dict)
     out_of_scope: tuple[str, ...] = ()  # messages that must get the fallback (catalog-wide negatives)
+    # Everyday messages that must never escalate ("this traffic is killing me"): negatives for every
+    # escalation's learned part, kept apart from out_of_scope so the matcher is not taught them.
+    everyday: tuple[str, ...] = ()
     settings: MatcherSettings = field(default_factory=MatcherSettings)
 
     def intent(self, intent_id: str) -> Intent | None:

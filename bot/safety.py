@@ -1,9 +1,13 @@
 """Escalation detection: is this person in danger now (emergency) or thinking of ending their life (crisis)?
 
-Runs on every message before anything else, on the whole text (no length cap). Tuned for recall:
-misspelt words are corrected towards the escalation vocabulary, and a hit is only set aside when
-its own sentence frames it in the past, as a habit, or (for threats) as something reported,
-with nothing in that sentence saying it is happening now.
+Runs on every message before anything else, on the whole text (no length cap), in time linear in
+its length. Two parts, and either one fires:
+- the rules (phrases, threats, RE2 patterns): precise, for the wording an admin wrote down;
+- the learned part (bot/escalation_model.py), trained on the escalation's examples and negatives:
+  for the wording nobody wrote down.
+Tuned for recall: misspelt words are corrected towards the escalation vocabulary, and a hit of
+either part is only set aside when its own sentence frames it in the past, as a habit, or (for
+threats) as something reported, with nothing in that sentence saying it is happening now.
 """
 
 from __future__ import annotations
@@ -12,8 +16,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from bot.model import Escalation
+from bot.escalation_model import EscalationModel, Evidence
+from bot.model import Catalog, Escalation
+from bot.patterns import compile_pattern
 from bot.text import Speller, normalise, sentences
 
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
@@ -23,10 +31,18 @@ _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
 
 @dataclass(frozen=True)
 class Hit:
-    """One escalation that fired, and the rule that fired it."""
+    """One escalation that fired, and the rule (or the learned part's evidence) that fired it."""
 
     escalation: str
     rule: str
+    evidence: Evidence | None = None  # set when the learned part fired
+
+    def describe(self) -> str:
+        """One line for --explain: which part fired and why."""
+        if self.evidence is None:
+            return f"rule {self.rule!r}"
+        e = self.evidence
+        return f"learned part: score {e.score:.2f} >= {e.threshold:.2f}, nearest example {e.nearest!r}"
 
 
 def _phrase(text: str) -> tuple[str, ...]:
@@ -64,16 +80,27 @@ class _Rules:
     escalation: Escalation
     phrases: _Phrases
     threats: _Phrases
-    patterns: tuple[re.Pattern[str], ...]
+    patterns: tuple[Any, ...]  # RE2 patterns (bot/patterns.py)
+    model: EscalationModel | None
+    silent: _Phrases
     past: _Phrases
     reported: _Phrases
     present: _Phrases
 
 
+@lru_cache(maxsize=4)
+def _train(examples: tuple[str, ...], negatives: tuple[str, ...]) -> EscalationModel:
+    """The learned part for these texts; a reload that leaves them unchanged reuses the trained model."""
+    return EscalationModel([normalise(t).split() for t in examples], [normalise(t).split() for t in negatives],
+                           examples)
+
+
 class Detector:
     """Finds escalations in a message; built once per catalog."""
 
-    def __init__(self, escalations: Sequence[Escalation], known_words: Iterable[str] = ()) -> None:
+    def __init__(self, escalations: Sequence[Escalation], known_words: Iterable[str] = (),
+                 background: Sequence[str] = ()) -> None:
+        """``background``: the catalog's questions (intent examples, out of scope), negatives for every learned part."""
         rules = []
         vocabulary: Counter[str] = Counter()
         for esc in escalations:
@@ -81,32 +108,65 @@ class Detector:
                 escalation=esc,
                 phrases=_Phrases(esc.phrases),
                 threats=_Phrases(esc.threats),
-                patterns=tuple(re.compile(p) for p in esc.patterns),
+                patterns=tuple(compile_pattern(p) for p in esc.patterns),
+                model=None,
+                silent=_Phrases(esc.silent_phrases),
                 past=_Phrases(esc.past_markers),
                 reported=_Phrases(esc.reported_markers),
                 present=_Phrases(esc.present_markers),
             )
             rules.append(r)
-            for group in (r.phrases, r.threats, r.past, r.reported, r.present):
+            for group in (r.phrases, r.threats, r.silent, r.past, r.reported, r.present):
                 vocabulary.update(group.words())
             # words inside patterns count too: "standing" in a pattern must not become "staring"
             vocabulary.update(w for p in esc.patterns for w in _PATTERN_WORD.findall(p))
-        self.rules = tuple(rules)
+            vocabulary.update(w for t in esc.examples for w in normalise(t).split())
         # Words the rest of the catalog knows are taken as written: only unknown words are
         # corrected, so "sitting" never becomes "hitting" but "outsdie" becomes "outside".
         self._known = frozenset(known_words)
         self.speller = Speller(vocabulary, min_length=4)
+        self.rules = tuple(self._learn(r, background) for r in rules)
+
+    @classmethod
+    def for_catalog(cls, catalog: Catalog, known_words: Iterable[str] = ()) -> Detector:
+        """The detector a catalog is served with; its intents' examples, out_of_scope and everyday are background."""
+        background = (*(e for i in catalog.intents for e in i.examples), *catalog.out_of_scope, *catalog.everyday)
+        return cls(catalog.escalations, known_words, background)
+
+    def _learn(self, r: _Rules, background: Sequence[str]) -> _Rules:
+        """The rules with their learned part, when the escalation has examples and negatives."""
+        esc = r.escalation
+        if not esc.examples or not esc.negative_examples:
+            return r
+        # A question the rules already answer as danger ("he is outside, what do i do") is no
+        # negative: the learned part must not be taught that it is safe.
+        quiet = tuple(t for t in background if self._rule_fires(r, t) is None)
+        model = _train(esc.examples, (*esc.negative_examples, *quiet))
+        return _Rules(esc, r.phrases, r.threats, r.patterns, model, r.silent, r.past, r.reported, r.present)
 
     def _correct(self, word: str) -> str:
         return word if word in self._known else self.speller.correct(word)
 
+    def _words(self, text: str) -> list[list[str]]:
+        out = []
+        for sentence in sentences(text):
+            words = [self._correct(w) for w in normalise(sentence).split()]
+            if words:
+                out.append(words)
+        return out
+
+    def _rule_fires(self, r: _Rules, text: str) -> str | None:
+        for words in self._words(text):
+            rule = self._fires(r, words, " ".join(words))
+            if rule is not None:
+                return rule
+        return None
+
     def detect(self, text: str) -> tuple[Hit, ...]:
         """Every escalation the message triggers, in catalog order (emergency before crisis)."""
         found: dict[str, Hit] = {}
-        for sentence in sentences(text):
-            words = [self._correct(w) for w in normalise(sentence).split()]
-            if not words:
-                continue
+        split = self._words(text)
+        for words in split:
             joined = " ".join(words)
             for r in self.rules:
                 if r.escalation.id in found:
@@ -116,7 +176,39 @@ class Detector:
                     found[r.escalation.id] = Hit(r.escalation.id, rule)
             if len(found) == len(self.rules):
                 break
+        for r in self.rules:
+            if r.model is None or r.escalation.id in found or not split:
+                continue
+            best = self._learned(r, split)
+            if best is not None:
+                found[r.escalation.id] = Hit(r.escalation.id, "learned", best)
         return tuple(found[r.escalation.id] for r in self.rules if r.escalation.id in found)
+
+    def silent(self, escalation_id: str, text: str) -> bool:
+        """Whether the message says the person cannot talk or call (the escalation's silent_phrases)."""
+        r = next((r for r in self.rules if r.escalation.id == escalation_id), None)
+        return r is not None and any(r.silent.find(words) is not None for words in self._words(text))
+
+    def evidence(self, escalation_id: str, text: str) -> Evidence | None:
+        """The learned part's best evidence for a message, fired or not (for `check` and --explain)."""
+        r = next((r for r in self.rules if r.escalation.id == escalation_id), None)
+        split = self._words(text)
+        if r is None or r.model is None or not split:
+            return None
+        return max(r.model.score(split), key=lambda e: e.score)
+
+    @staticmethod
+    def _learned(r: _Rules, split: list[list[str]]) -> Evidence | None:
+        """The strongest firing sentence whose framing does not set it aside."""
+        assert r.model is not None
+        best: Evidence | None = None
+        for words, evidence in zip(split, r.model.score(split), strict=True):
+            if not evidence.fires or (best is not None and evidence.score <= best.score):
+                continue
+            # the whole sentence is the hit: a "now" anywhere in it keeps a past-framed sentence
+            if r.past.find(words) is None or r.present.find(words) is not None:
+                best = evidence
+        return best
 
     @staticmethod
     def _fires(r: _Rules, words: list[str], joined: str) -> str | None:
@@ -137,7 +229,7 @@ class Detector:
             for m in rx.finditer(joined):
                 start = joined.count(" ", 0, m.start())
                 if happening(start, start + m.group().count(" ") + 1, past):
-                    return rx.pattern
+                    return str(rx.pattern)
         for i, threat in r.threats.all(words):
             if happening(i, i + len(threat), reported):
                 return " ".join(threat)

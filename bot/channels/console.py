@@ -15,6 +15,7 @@ from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.messages import Incoming, Outcome, ReplyButton
 
+CONSOLE_CHAT = "console"  # the one conversation a terminal holds
 BANNER = "Type a message, or a button's number to press it. Ctrl-D (or /quit) to leave."
 
 
@@ -42,7 +43,8 @@ def chat(engine: Engine, *, explain: bool = False, stdin: TextIO | None = None,
     out = stdout or sys.stdout
     interactive = src.isatty()
     out.write(BANNER + "\n")
-    buttons: Sequence[ReplyButton] = render(engine.respond(Incoming(text="/start")), out, explain=explain)
+    greeting = engine.respond(Incoming(text="/start", chat=CONSOLE_CHAT))
+    buttons: Sequence[ReplyButton] = render(greeting, out, explain=explain)
     while True:
         if interactive:
             out.write("\n> ")
@@ -63,9 +65,9 @@ def chat(engine: Engine, *, explain: bool = False, stdin: TextIO | None = None,
             if pressed.url:
                 out.write(f"\n(opens {pressed.url})\n")
                 continue
-            outcome = engine.respond(Incoming(button=pressed.data))
+            outcome = engine.respond(Incoming(button=pressed.data, chat=CONSOLE_CHAT))
         else:
-            outcome = engine.respond(Incoming(text=text))
+            outcome = engine.respond(Incoming(text=text, chat=CONSOLE_CHAT))
         buttons = render(outcome, out, explain=explain)
         out.flush()
     return 0

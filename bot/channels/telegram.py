@@ -215,7 +215,7 @@ class TelegramChannel:
             outcome = None
             replies: tuple[Reply, ...] = (self._system("non_text", received),)
         else:
-            outcome = self._respond(Incoming(text=text, now=received))
+            outcome = self._respond(Incoming(text=text, now=received, chat=chat_id))
             replies = outcome.replies
         async with self._turn(chat_id):
             if outcome is not None and outcome.erase:
@@ -236,7 +236,7 @@ class TelegramChannel:
             return
         chat_id = msg.chat.id
         received = now_utc()
-        outcome = self._respond(Incoming(button=query.data, now=received))
+        outcome = self._respond(Incoming(button=query.data, now=received, chat=chat_id))
         async with self._turn(chat_id):
             if outcome.erase or query.data == ERASE:
                 await self._erase(chat_id, query.from_user.id, outcome, received)
@@ -746,7 +746,7 @@ def run(config: Config) -> int:
     configure_logging(config.log_level, token)
     os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta, no warning
     from bot.catalog import load_catalog
-    from bot.engine import Engine
+    from bot.engine import Engine, conversations
 
     catalog, problems = load_catalog(config.path(config.intents_dir), for_serving=True, service=config.placeholders())
     errors = [p for p in problems if p.severity == "error"]
@@ -755,7 +755,8 @@ def run(config: Config) -> int:
             print(problem, file=sys.stderr)
         print("error: the intent files have problems; fix them (see `python -m bot check`)", file=sys.stderr)
         return 1
-    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button,
+                    conversations=conversations(config))
     channel = TelegramChannel(engine, config, open_store=True)
     app = build_application(config, token, channel)
     try:
