@@ -95,6 +95,25 @@ async def test_requests_without_the_secret_are_refused_unread(served: Served, fa
     assert fake.calls_of("sendMessage") == []
 
 
+@pytest.mark.parametrize("path", ["/tg+hook", "/hook(1)"])
+async def test_the_webhook_path_is_matched_literally(fake: FakeTelegram, tmp_path: Path, path: str) -> None:
+    config = make_config(fake, tmp_path, telegram={**HOOK, "url": f"https://bot.example.org{path}"})
+    running = Running(fake, config)
+    await running.start(poll=False)
+    server = make_webhook(running.app, running.config, port=0)
+    server.start()
+    await set_webhook(running.app.bot, running.config)
+    fake.deliver_to(f"http://127.0.0.1:{server.port}{path}")
+    try:
+        update = fake.message(85, QUESTION)
+        await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)
+        assert fake.texts(85) == expected(running, QUESTION)
+        assert fake.failed_deliveries == 0
+    finally:
+        await server.stop()
+        await running.stop()
+
+
 async def test_a_redelivered_update_is_not_answered_again(served: Served, fake: FakeTelegram) -> None:
     update = fake.message(81, EMERGENCY)
     await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)

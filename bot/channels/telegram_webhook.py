@@ -21,6 +21,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -159,8 +160,10 @@ class WebhookServer:
     """The local HTTP server Telegram's webhook reaches (through a TLS-terminating proxy)."""
 
     def __init__(self, receiver: Receiver, bot: Bot, *, path: str, secret: str, listen: str, port: int) -> None:
+        # Tornado reads a route as a regular expression; telegram.url's path is a literal ("/tg+hook").
+        route = "/" + re.escape(path.strip("/"))
         app = Application(
-            [(f"/{path.strip('/')}", _Hook, {"receiver": receiver, "bot": bot, "secret": secret})],
+            [(route, _Hook, {"receiver": receiver, "bot": bot, "secret": secret})],
             log_function=_quiet,
         )
         self.receiver = receiver
