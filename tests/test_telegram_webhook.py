@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -112,6 +113,21 @@ async def test_the_webhook_path_is_matched_literally(fake: FakeTelegram, tmp_pat
     finally:
         await server.stop()
         await running.stop()
+
+
+async def test_deeply_nested_json_is_a_bad_request_and_serving_goes_on(
+    served: Served, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "bot.channels.telegram_webhook")
+    deep = "[" * 100_000 + "]" * 100_000
+    assert await served.post(deep) == 400
+    assert await served.post('{"update_id": 7, "message": ' + deep + "}") == 400
+    update = fake.message(86, QUESTION)
+    await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)
+    assert fake.texts(86) == expected(served.running, QUESTION)
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert [r.getMessage() for r in refused] == ["webhook request refused with 400"] * 2
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
 async def test_a_redelivered_update_is_not_answered_again(served: Served, fake: FakeTelegram) -> None:

@@ -139,7 +139,7 @@ def parse_update(body: bytes, bot: Bot) -> Update | None:
     """The update in a request body, or None for anything that is not one (never raises)."""
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting exhausts the decoder's stack, not the format
         return None
     if not isinstance(data, dict) or type(data.get("update_id")) is not int:
         return None
