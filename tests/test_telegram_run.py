@@ -18,6 +18,7 @@ from bot.channels.telegram import run
 from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
 from tests.conftest import INTENTS, REPO
 from tests.fake_telegram import FakeTelegram
+from tests.test_telegram_conversation import EMERGENCY
 
 SECRET = "s3cret_Token-1"
 WORDS = "my neighbour Zyzzyva Quillfeather keeps following me"
@@ -106,6 +107,26 @@ async def test_polling_process_answers_and_shuts_down_gracefully(
     assert fake.commands  # the command menu was published at start-up
     assert fake.token not in err and "Zyzzyva" not in err and "Quillfeather" not in err
     assert "Application started" in err  # logging was on, at DEBUG
+
+
+async def test_an_update_ptb_cannot_parse_is_skipped_by_id_and_the_rest_of_its_batch_answered(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
+) -> None:
+    bad = fake.message(80, WORDS)
+    bad["message"]["date"] = "yesterday"  # PTB's parser raises on it, failing the whole batch
+    fake.message(81, EMERGENCY)  # same batch, another person
+    proc = await start_bot(write_config(tmp_path, fake), process_env)
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(81)) and fake.pending_updates() == 0, timeout=30)
+        fake.message(80, "/help")  # and the bot goes on serving
+        await fake.wait_until(lambda: bool(fake.texts(80)), timeout=10)
+    finally:
+        code, err = await stop(proc, signal.SIGTERM)
+    assert code == 0, err
+    assert "999" in fake.texts(81)[0]  # the escalation answer, first
+    assert f"update {bad['update_id']} skipped" in err
+    assert "Zyzzyva" not in err and "Quillfeather" not in err and "yesterday" not in err
+    assert "Received data" not in err and "Traceback" not in err
 
 
 async def test_webhook_process_rejects_requests_without_the_secret(

@@ -130,6 +130,20 @@ async def test_deeply_nested_json_is_a_bad_request_and_serving_goes_on(
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
+async def test_an_update_ptb_cannot_parse_gets_its_200_and_is_skipped_by_id(
+    served: Served, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    bad = fake.message(87, "my neighbour Zyzzyva follows me")
+    bad["message"]["date"] = "yesterday"  # PTB's parser raises on it
+    fake.message(88, EMERGENCY)
+    await fake.wait_until(lambda: bool(fake.texts(88)) and fake.pending_updates() == 0, 10)
+    assert fake.texts(88) == expected(served.running, EMERGENCY)
+    assert fake.failed_deliveries == 0  # confirmed at once: Telegram does not send it again
+    assert f"update {bad['update_id']} skipped: it could not be read (TypeError)" in caplog.messages
+    assert not [m for m in caplog.messages if "Zyzzyva" in m or "yesterday" in m]
+
+
 async def test_a_redelivered_update_is_not_answered_again(served: Served, fake: FakeTelegram) -> None:
     update = fake.message(81, EMERGENCY)
     await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)

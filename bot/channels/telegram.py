@@ -712,6 +712,21 @@ class _RedactToken(logging.Filter):
         return True
 
 
+class _NoUpdateContent(logging.Filter):
+    """Belt and braces: a python-telegram-bot log line that quotes updates keeps only its exception type.
+
+    PTB logs the whole batch (everyone's text, names and ids) when it cannot parse one update of it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] == "telegram" and "update_id" in record.getMessage():
+            error = record.exc_info[1] if record.exc_info else None
+            record.msg = "python-telegram-bot logged update content (withheld): %s"
+            record.args = (type(error).__name__ if error else "no exception",)
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
 def configure_logging(level: str, token: str) -> None:
     """Log to stderr at ``level``, with nothing that could carry a message, a name or the token."""
     root = logging.getLogger()
@@ -724,6 +739,7 @@ def configure_logging(level: str, token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     for handler in root.handlers:
+        handler.addFilter(_NoUpdateContent())
         handler.addFilter(_RedactToken(token))
 
 
