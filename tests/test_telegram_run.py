@@ -129,6 +129,85 @@ async def test_an_update_ptb_cannot_parse_is_skipped_by_id_and_the_rest_of_its_b
     assert "Received data" not in err and "Traceback" not in err
 
 
+class Stderr:
+    """A running process's stderr, read line by line as it comes (so that a test can wait for a line)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        self.lines: list[str] = []
+        self._reading = asyncio.create_task(self._read(proc.stderr))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.lines.append(line.decode())
+
+    async def wait_for(self, text: str, timeout: float = 30) -> None:
+        """Wait until a line holding ``text`` has been written; fail after ``timeout``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(text in line for line in self.lines):
+            assert not self._reading.done(), "the process ended first:\n" + "".join(self.lines)
+            assert asyncio.get_running_loop().time() < deadline, f"no {text!r} line:\n" + "".join(self.lines)
+            await asyncio.sleep(0.05)
+
+    async def rest(self) -> str:
+        """Everything written, once the process has closed its stderr."""
+        await asyncio.wait_for(self._reading, 20)
+        return "".join(self.lines)
+
+
+async def test_started_while_telegram_cannot_be_reached_it_keeps_trying_then_serves(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    fake.port = free_port()  # where the fake will listen; nothing does yet
+    fake.message(90, EMERGENCY)  # written while the bot could not reach Telegram
+    env = {**os.environ, TOKEN_ENV: fake.token, "PYTHONPATH": str(REPO), WEBHOOK_SECRET_ENV: ""}
+    proc = await start_bot(write_config(tmp_path, fake), env)
+    stderr = Stderr(proc)
+    try:
+        await stderr.wait_for("start-up attempt 2:")
+        await fake.start(fake.port)
+        await fake.wait_until(lambda: bool(fake.texts(90)), timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await fake.stop()
+    err = await stderr.rest()
+    assert proc.returncode == 0, err
+    assert "999" in fake.texts(90)[0]  # the escalation answer, first
+    attempts = [line for line in err.splitlines() if "start-up attempt" in line]
+    assert len(attempts) >= 2 and all("cannot reach Telegram: httpx.ConnectError" in a for a in attempts)
+    assert "could not start" not in err and fake.token not in err and fake.rejected == []
+
+
+async def test_stopped_while_telegram_cannot_be_reached_it_exits_cleanly(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    fake.port = free_port()  # nothing listens there
+    env = {**os.environ, TOKEN_ENV: fake.token, "PYTHONPATH": str(REPO), WEBHOOK_SECRET_ENV: ""}
+    proc = await start_bot(write_config(tmp_path, fake), env)
+    stderr = Stderr(proc)
+    try:
+        await stderr.wait_for("start-up attempt 1:")
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    err = await stderr.rest()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "could not start" not in err
+
+
+async def test_a_wrong_token_still_exits_with_its_clear_error(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
+) -> None:
+    proc = await start_bot(write_config(tmp_path, fake), {**process_env, TOKEN_ENV: "123456:WRONG-token"})
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert f"Telegram refused the token in {TOKEN_ENV}" in err.decode()
+    assert "start-up attempt" not in err.decode() and "WRONG-token" not in err.decode()
+
+
 async def test_webhook_process_rejects_requests_without_the_secret(
     fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
 ) -> None:
