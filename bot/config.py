@@ -215,6 +215,8 @@ def validate(cfg: Config, base_dir: str = ".") -> Config:
         raise ConfigError(f"telegram.base_url: expected an http(s) URL, got {tg.base_url!r}")
     if tg.mode == "webhook" and not tg.url.startswith("https://"):
         raise ConfigError("telegram.url: webhook mode needs the public https:// URL Telegram should call")
+    if not 1 <= tg.port <= 65535:
+        raise ConfigError(f"telegram.port: expected a port number from 1 to 65535, got {tg.port!r}")
     try:
         ZoneInfo(cfg.service["timezone"])
     except (ZoneInfoNotFoundError, ValueError):

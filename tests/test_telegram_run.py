@@ -18,6 +18,7 @@ from bot.channels.telegram import run
 from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
 from tests.conftest import INTENTS, REPO
 from tests.fake_telegram import FakeTelegram
+from tests.test_telegram_conversation import EMERGENCY
 
 SECRET = "s3cret_Token-1"
 WORDS = "my neighbour Zyzzyva Quillfeather keeps following me"
@@ -106,6 +107,105 @@ async def test_polling_process_answers_and_shuts_down_gracefully(
     assert fake.commands  # the command menu was published at start-up
     assert fake.token not in err and "Zyzzyva" not in err and "Quillfeather" not in err
     assert "Application started" in err  # logging was on, at DEBUG
+
+
+async def test_an_update_ptb_cannot_parse_is_skipped_by_id_and_the_rest_of_its_batch_answered(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
+) -> None:
+    bad = fake.message(80, WORDS)
+    bad["message"]["date"] = "yesterday"  # PTB's parser raises on it, failing the whole batch
+    fake.message(81, EMERGENCY)  # same batch, another person
+    proc = await start_bot(write_config(tmp_path, fake), process_env)
+    try:
+        await fake.wait_until(lambda: bool(fake.texts(81)) and fake.pending_updates() == 0, timeout=30)
+        fake.message(80, "/help")  # and the bot goes on serving
+        await fake.wait_until(lambda: bool(fake.texts(80)), timeout=10)
+    finally:
+        code, err = await stop(proc, signal.SIGTERM)
+    assert code == 0, err
+    assert "999" in fake.texts(81)[0]  # the escalation answer, first
+    assert f"update {bad['update_id']} skipped" in err
+    assert "Zyzzyva" not in err and "Quillfeather" not in err and "yesterday" not in err
+    assert "Received data" not in err and "Traceback" not in err
+
+
+class Stderr:
+    """A running process's stderr, read line by line as it comes (so that a test can wait for a line)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stderr is not None
+        self.lines: list[str] = []
+        self._reading = asyncio.create_task(self._read(proc.stderr))
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            self.lines.append(line.decode())
+
+    async def wait_for(self, text: str, timeout: float = 30) -> None:
+        """Wait until a line holding ``text`` has been written; fail after ``timeout``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(text in line for line in self.lines):
+            assert not self._reading.done(), "the process ended first:\n" + "".join(self.lines)
+            assert asyncio.get_running_loop().time() < deadline, f"no {text!r} line:\n" + "".join(self.lines)
+            await asyncio.sleep(0.05)
+
+    async def rest(self) -> str:
+        """Everything written, once the process has closed its stderr."""
+        await asyncio.wait_for(self._reading, 20)
+        return "".join(self.lines)
+
+
+async def test_started_while_telegram_cannot_be_reached_it_keeps_trying_then_serves(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    fake.port = free_port()  # where the fake will listen; nothing does yet
+    fake.message(90, EMERGENCY)  # written while the bot could not reach Telegram
+    env = {**os.environ, TOKEN_ENV: fake.token, "PYTHONPATH": str(REPO), WEBHOOK_SECRET_ENV: ""}
+    proc = await start_bot(write_config(tmp_path, fake), env)
+    stderr = Stderr(proc)
+    try:
+        await stderr.wait_for("start-up attempt 2:")
+        await fake.start(fake.port)
+        await fake.wait_until(lambda: bool(fake.texts(90)), timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await fake.stop()
+    err = await stderr.rest()
+    assert proc.returncode == 0, err
+    assert "999" in fake.texts(90)[0]  # the escalation answer, first
+    attempts = [line for line in err.splitlines() if "start-up attempt" in line]
+    assert len(attempts) >= 2 and all("cannot reach Telegram: httpx.ConnectError" in a for a in attempts)
+    assert "could not start" not in err and fake.token not in err and fake.rejected == []
+
+
+async def test_stopped_while_telegram_cannot_be_reached_it_exits_cleanly(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    fake.port = free_port()  # nothing listens there
+    env = {**os.environ, TOKEN_ENV: fake.token, "PYTHONPATH": str(REPO), WEBHOOK_SECRET_ENV: ""}
+    proc = await start_bot(write_config(tmp_path, fake), env)
+    stderr = Stderr(proc)
+    try:
+        await stderr.wait_for("start-up attempt 1:")
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+    err = await stderr.rest()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "could not start" not in err
+
+
+async def test_a_wrong_token_still_exits_with_its_clear_error(
+    fake: FakeTelegram, tmp_path: Path, process_env: dict[str, str]
+) -> None:
+    proc = await start_bot(write_config(tmp_path, fake), {**process_env, TOKEN_ENV: "123456:WRONG-token"})
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert f"Telegram refused the token in {TOKEN_ENV}" in err.decode()
+    assert "start-up attempt" not in err.decode() and "WRONG-token" not in err.decode()
 
 
 async def test_webhook_process_rejects_requests_without_the_secret(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,6 +94,54 @@ async def test_requests_without_the_secret_are_refused_unread(served: Served, fa
     assert await served.post(b"\xff not json", SECRET) == 400
     assert await served.post("[1, 2]", SECRET) == 400
     assert fake.calls_of("sendMessage") == []
+
+
+@pytest.mark.parametrize("path", ["/tg+hook", "/hook(1)"])
+async def test_the_webhook_path_is_matched_literally(fake: FakeTelegram, tmp_path: Path, path: str) -> None:
+    config = make_config(fake, tmp_path, telegram={**HOOK, "url": f"https://bot.example.org{path}"})
+    running = Running(fake, config)
+    await running.start(poll=False)
+    server = make_webhook(running.app, running.config, port=0)
+    server.start()
+    await set_webhook(running.app.bot, running.config)
+    fake.deliver_to(f"http://127.0.0.1:{server.port}{path}")
+    try:
+        update = fake.message(85, QUESTION)
+        await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)
+        assert fake.texts(85) == expected(running, QUESTION)
+        assert fake.failed_deliveries == 0
+    finally:
+        await server.stop()
+        await running.stop()
+
+
+async def test_deeply_nested_json_is_a_bad_request_and_serving_goes_on(
+    served: Served, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "bot.channels.telegram_webhook")
+    deep = "[" * 100_000 + "]" * 100_000
+    assert await served.post(deep) == 400
+    assert await served.post('{"update_id": 7, "message": ' + deep + "}") == 400
+    update = fake.message(86, QUESTION)
+    await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)
+    assert fake.texts(86) == expected(served.running, QUESTION)
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert [r.getMessage() for r in refused] == ["webhook request refused with 400"] * 2
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+async def test_an_update_ptb_cannot_parse_gets_its_200_and_is_skipped_by_id(
+    served: Served, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    bad = fake.message(87, "my neighbour Zyzzyva follows me")
+    bad["message"]["date"] = "yesterday"  # PTB's parser raises on it
+    fake.message(88, EMERGENCY)
+    await fake.wait_until(lambda: bool(fake.texts(88)) and fake.pending_updates() == 0, 10)
+    assert fake.texts(88) == expected(served.running, EMERGENCY)
+    assert fake.failed_deliveries == 0  # confirmed at once: Telegram does not send it again
+    assert f"update {bad['update_id']} skipped: it could not be read (TypeError)" in caplog.messages
+    assert not [m for m in caplog.messages if "Zyzzyva" in m or "yesterday" in m]
 
 
 async def test_a_redelivered_update_is_not_answered_again(served: Served, fake: FakeTelegram) -> None:

@@ -10,6 +10,7 @@ wrote or who they are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -72,6 +73,7 @@ SWEEP_SECONDS = 60.0  # how often quiet chats are checked for auto-erase
 RECENT_PER_CHAT = 500  # message ids remembered in memory per chat (the store keeps the rest)
 CHATS_IN_MEMORY = 10_000  # chats whose ids are kept in memory, most recent first (the store keeps all)
 BOOTSTRAP_RETRIES = 5  # network failures tolerated while setting the webhook at start-up
+STARTUP_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # waits between tries to reach Telegram at start-up
 WEBHOOK_CONNECTIONS = 40  # deliveries Telegram makes at once (its default); each waits for its answer
 
 
@@ -632,7 +634,8 @@ async def serve(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await app.initialize()
+    if not await initialize(app, stop):
+        return
     try:
         await channel.post_init(app)
         await app.start()
@@ -649,6 +652,27 @@ async def serve(app: AnyApp, channel: TelegramChannel, config: Config) -> None:
             await app.shutdown()
         finally:
             await channel.post_shutdown(app)
+
+
+async def initialize(app: AnyApp, stop: asyncio.Event) -> bool:
+    """app.initialize(), tried again with backoff while Telegram cannot be reached; False if stopped first."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            await app.initialize()
+            return True
+        except InvalidToken:
+            raise  # retrying cannot help
+        except NetworkError as exc:
+            delay = STARTUP_RETRY_SECONDS[min(attempt, len(STARTUP_RETRY_SECONDS)) - 1]
+            # The error's own words ("httpx.ConnectError: All connection attempts failed") hold no user data.
+            log.warning("start-up attempt %d: cannot reach Telegram: %s; retrying in %.1fs", attempt, exc, delay)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            if stop.is_set():
+                await app.bot.shutdown()  # its HTTP clients are open even though get_me failed
+                return False
 
 
 async def _serve_polling(app: AnyApp, config: Config, channel: TelegramChannel, stop: asyncio.Event) -> None:
@@ -712,6 +736,21 @@ class _RedactToken(logging.Filter):
         return True
 
 
+class _NoUpdateContent(logging.Filter):
+    """Belt and braces: a python-telegram-bot log line that quotes updates keeps only its exception type.
+
+    PTB logs the whole batch (everyone's text, names and ids) when it cannot parse one update of it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] == "telegram" and "update_id" in record.getMessage():
+            error = record.exc_info[1] if record.exc_info else None
+            record.msg = "python-telegram-bot logged update content (withheld): %s"
+            record.args = (type(error).__name__ if error else "no exception",)
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
+
+
 def configure_logging(level: str, token: str) -> None:
     """Log to stderr at ``level``, with nothing that could carry a message, a name or the token."""
     root = logging.getLogger()
@@ -724,6 +763,7 @@ def configure_logging(level: str, token: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     for handler in root.handlers:
+        handler.addFilter(_NoUpdateContent())
         handler.addFilter(_RedactToken(token))
 
 

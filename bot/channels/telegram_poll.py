@@ -14,6 +14,9 @@ Updates answered but not yet confirmed when the process dies come again; :class:
 their ids (ids only, never text) so a restart skips them rather than answering twice. Updates confirmed
 before they were answered (the second bound) and then cut off by a crash cannot come again: the log
 keeps their chat ids, and after a restart ``on_missed`` asks those people to send their message again.
+
+PTB parses a batch all or nothing, so one update it cannot read would stop polling, on every restart too:
+such a batch is fetched again raw and read update by update, and an unreadable one is confirmed and skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import itertools
 import logging
 import os
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -31,6 +35,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
+from telegram.warnings import PTBUserWarning
 
 log = logging.getLogger(__name__)
 LIMIT = 100  # getUpdates returns at most this many
@@ -47,6 +52,16 @@ async def handle_guarded(handle: Callable[[Update], Awaitable[Any]], update: Upd
         await handle(update)
     except Exception as exc:  # PTB routes handler errors to the error handler; this is a last guard
         log.error("update %s not handled: %s", update.update_id, type(exc).__name__)
+
+
+def read_update(data: Any, bot: Any) -> Update | None:
+    """``data`` (one update's JSON) as an Update, or None when PTB cannot read it (logged by id only)."""
+    try:
+        return Update.de_json(data, bot)
+    except Exception as exc:  # untrusted input meets PTB's parser: one bad update must not stop the rest
+        uid = data.get("update_id") if isinstance(data, dict) else None
+        log.warning("update %s skipped: it could not be read (%s)", uid, type(exc).__name__)
+        return None
 
 
 class AnsweredLog:
@@ -207,14 +222,7 @@ class Poller:
                 await self._wait_progress(0.25)
                 continue
             last_poll = time.monotonic()
-            fetch = partial(
-                self.bot.get_updates,
-                offset=offset or None,
-                limit=LIMIT,
-                timeout=0 if in_hand > 0 else self.timeout,
-                allowed_updates=self.allowed_updates,
-            )
-            updates = await self._call(fetch)
+            updates = await self._fetch(offset, 0 if in_hand > 0 else self.timeout)
             if self._missed is not None and updates is not None:
                 self._recover(self._missed, updates)
                 self._missed = None
@@ -245,11 +253,44 @@ class Poller:
         confirmed = None
         if offset:
             try:
-                await self.bot.get_updates(offset=offset, limit=1, timeout=0)
+                await self._raw_updates(offset=offset, limit=1, timeout=0)
                 confirmed = offset
             except TelegramError as exc:
                 log.warning("could not confirm the last updates: %s", type(exc).__name__)
         self.answered.close(confirmed)
+
+    async def _fetch(self, offset: int, timeout: int) -> Sequence[Update]:
+        """The next batch; one that PTB cannot parse whole is fetched again raw and read update by update."""
+        params: dict[str, Any] = {
+            "offset": offset or None,
+            "limit": LIMIT,
+            "timeout": timeout,
+            "allowed_updates": self.allowed_updates,
+        }
+        try:
+            return await self._call(partial(self.bot.get_updates, **params))
+        except InvalidToken:
+            raise
+        except Exception:  # PTB's parser failed on an update: find it, skip it, serve the rest of the batch
+            raw = await self._call(partial(self._raw_updates, **{**params, "timeout": 0}))
+        readable = []
+        for data in raw:
+            update = read_update(data, self.bot)
+            if update is not None:
+                readable.append(update)
+            elif isinstance(data, dict) and type(data.get("update_id")) is int:
+                # Confirmed with the next offset like an answered one: Telegram would only resend it.
+                self._next = max(self._next, data["update_id"] + 1)
+                self._done.add(data["update_id"])
+        return readable
+
+    async def _raw_updates(self, **params: Any) -> list[Any]:
+        """getUpdates without PTB parsing the answer (each update's JSON as Telegram sent it)."""
+        with warnings.catch_warnings():
+            # Only the generic call returns the JSON unparsed; PTB warns that get_updates exists.
+            warnings.filterwarnings("ignore", "Please use 'Bot.getUpdates'", PTBUserWarning)
+            result = await self.bot.do_api_request("getUpdates", api_kwargs=params)
+        return result if isinstance(result, list) else []
 
     def _note_unanswered(self, offset: int) -> None:
         """Updates in hand below ``offset`` are about to be confirmed unanswered: keep their chats."""
