@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.yamlsrc import YamlProblem, parse_text, read_text
+
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 HMAC_SECRET_ENV = "BOT_HMAC_SECRET"
@@ -159,13 +161,31 @@ def load_config(path: str | Path | None) -> Config:
     if path is None:
         return validate(Config())
     p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such config file (copy config.example.yaml to start)")
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder; give the config file itself (for example {p / 'config.yaml'})")
+    text, problems = read_text(p)
+    if text is None:
+        raise ConfigError(_positioned(p, problems))
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file (copy config.example.yaml to start)") from None
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        _, problems = parse_text(text)
+        if problems:
+            raise ConfigError(_positioned(p, problems)) from None
+        # Composed fine but could not be built (an unknown !tag): PyYAML's own words, on one line.
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{where}: not valid YAML: {' '.join(str(what).split())}") from None
     return validate(parse_config(raw or {}, str(p)), base_dir=str(p.parent))
+
+
+def _positioned(path: Path, problems: list[YamlProblem]) -> str:
+    """The fatal problem (the last one) as FILE:LINE:COL: message."""
+    problem = problems[-1]
+    return f"{path}:{problem.line}:{problem.col}: {problem.message}"
 
 
 def parse_config(raw: Any, where: str = "config") -> Config:

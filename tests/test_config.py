@@ -1,0 +1,42 @@
+"""config.yaml mistakes an admin makes: each is one line naming the file (and place), exit 2, no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_with_config(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", "classify", "--config", str(config)], input="",
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("content", "where", "says"),
+    [
+        (b"telegram:\n\tmode: polling\n", ":2:1: ", "a tab; indent with spaces"),
+        (b"service:\n  organisation: Caf\xe9 Trust\n", ":2:20: ", "not valid UTF-8"),
+    ],
+    ids=["tab", "latin-1"],
+)
+def test_a_broken_config_file_is_one_positioned_line(tmp_path: Path, content: bytes, where: str, says: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_bytes(content)
+    result = run_with_config(config)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {config}{where}"), result.stderr
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_a_folder_given_as_the_config_is_one_line(tmp_path: Path) -> None:
+    result = run_with_config(tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {tmp_path}: is a folder"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
