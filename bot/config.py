@@ -230,6 +230,10 @@ def validate(cfg: Config, base_dir: str = ".") -> Config:
         raise ConfigError(f"service.timezone: unknown time zone {cfg.service['timezone']!r}") from None
     if cfg.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level: expected DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}")
+    if not cfg.storage.path.strip():
+        # An empty path resolves to the config folder itself: the key file and answered-updates.log
+        # would land beside it, in its parent.
+        raise ConfigError("storage.path: must name the database file, for example data/bot.sqlite3")
     if cfg.privacy.auto_erase_after_minutes > 47 * 60:
         raise ConfigError(
             "privacy.auto_erase_after_minutes: must be under 47 hours, because Telegram lets a bot "

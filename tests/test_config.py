@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigError, load_config
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -40,3 +42,15 @@ def test_a_folder_given_as_the_config_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith(f"error: {tmp_path}: is a folder"), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
+
+def test_an_empty_storage_path_is_refused(tmp_path: Path) -> None:
+    # It would resolve to the config folder, and put the key file and the update log in its parent.
+    config = tmp_path / "conf" / "config.yaml"
+    config.parent.mkdir()
+    config.write_text('storage: {path: ""}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="storage.path: must name the database file"):
+        load_config(config)
+    config.write_text("storage: {path: '  '}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="storage.path"):
+        load_config(config)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conf"]
