@@ -110,7 +110,22 @@ class Config:
             hours = minutes // 60
             unit = "hour" if hours == 1 else "hours"
             sentence = f"Conversations are erased automatically after {hours} {unit} without messages."
-        return {**self.service, "auto_erase": sentence}
+        return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage()}
+
+    def _message_storage(self) -> str:
+        """What /privacy says is kept of what people write: true for privacy.log_unmatched either way."""
+        counts = (
+            "Daily counts of which topics were asked about are kept, and, until the day is over, a keyed code "
+            "of your Telegram id so that you count once as active that day; then only the count is kept."
+        )
+        if not self.privacy.log_unmatched:
+            return "the text is not stored. " + counts
+        days = self.storage.unmatched_retention_days
+        return (
+            f"the text is not stored, except messages the bot could not answer: those are kept for up to {days} "
+            f"day{'' if days == 1 else 's'} so the service can improve its answers, with the phone numbers, "
+            "emails, addresses and names it recognises removed. " + counts
+        )
 
     def webhook_secret(self) -> str:
         """The webhook secret token: environment first, then the file."""
