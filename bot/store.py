@@ -1,9 +1,11 @@
 """Counts, short-lived message ids and the optional redacted unmatched log, in SQLite (aiosqlite).
 
 Privacy: no message text is ever written here (only the redacted unmatched log, which is off by default).
-People appear only as a keyed HMAC of their Telegram id; daily activity is kept as day-salted tokens that
-are folded into a plain count once the day is over. Chat and message ids are kept only for quick exit and
-only for 48 hours, Telegram's limit for deleting messages.
+Daily activity is kept as day-salted tokens of a keyed HMAC of the Telegram id, folded into a plain count
+once the day is over. Message ids are kept with their chat id, which in a private chat is the person's
+Telegram user id in plain: deleting a message needs both. They are kept only for quick exit and only for 48
+hours, Telegram's limit for deleting messages; forgetting a chat also clears the WAL and the freed pages, so
+no copy of its rows is left in the database files.
 
 Reliability: storage is a side effect. Every public method catches its own errors, logs only the exception
 type, returns a harmless default, and gives up after a fraction of a second, so a locked, read-only, deleted
@@ -19,6 +21,7 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -342,10 +345,15 @@ class Store:
 
         return await self._guard("messages_for", work, [], CALL_SECONDS)
 
-    async def forget_chat(self, chat_id: int, user_key: str) -> None:
-        """After quick exit: the chat's message ids and the person's per-day tokens are deleted."""
+    async def forget_chat(self, chat_id: int, user_key: str) -> bool:
+        """After quick exit: delete the chat's message ids and the person's day tokens; True once done.
 
-        async def work(db: aiosqlite.Connection) -> None:
+        Done means no copy is left in the database or its WAL.
+        """
+        if self._path is None:
+            return True
+
+        async def work(db: aiosqlite.Connection) -> bool:
             await db.execute("DELETE FROM recent_messages WHERE chat_id = ?", (int(chat_id),))
             days: list[str] = []
             if user_key:
@@ -362,10 +370,14 @@ class Store:
                         " ON CONFLICT (day, kind, name) DO UPDATE SET count = count + 1",
                         (day,),
                     )
-            # With secure_delete the erased rows are overwritten in the main file at checkpoint time.
-            await db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # The WAL still holds the rows as they were written: copy the pages (zeroed by secure_delete)
+            # back into the main file and empty the WAL. A reader elsewhere can block that.
+            busy = list(await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+            if busy and busy[0][0]:
+                raise sqlite3.OperationalError("checkpoint blocked")
+            return True
 
-        await self._guard("forget_chat", work, None, CALL_SECONDS)
+        return await self._guard("forget_chat", work, False, CALL_SECONDS)
 
     async def quiet_chats(self, idle_since: datetime) -> list[int]:
         """Chats with message ids kept whose newest message is older than ``idle_since``."""

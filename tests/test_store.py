@@ -376,6 +376,30 @@ async def test_quiet_chats_and_forget_chat(open_store: OpenStore, tmp_path: Path
     await store.close()
 
 
+@pytest.mark.parametrize("others", [0, 3000], ids=["alone", "many-pages"])
+async def test_after_forget_chat_no_copy_is_left_in_the_database_files(
+    open_store: OpenStore, tmp_path: Path, others: int
+) -> None:
+    cfg = make_config(tmp_path)
+    store = await open_store(cfg, clock=Clock(NOW))
+    person = 7_123_456_789  # a Telegram id past 2**32: SQLite stores it as 6 big-endian bytes
+    mark, token = person.to_bytes(6, "big"), store._day_token(TODAY.isoformat(), store.user_key(person))
+    for other in range(others):  # other people's rows, so the tables and the index span many pages
+        await store.remember_messages(5_000_000_000 + other, [other], NOW)
+    await store.remember_messages(person, list(range(1, 600)), NOW)  # over several leaf pages too
+    await store.record(out(intent="x"), user_key=store.user_key(person), when=NOW)
+    db, wal = cfg.path(cfg.storage.path), cfg.path(cfg.storage.path + "-wal")
+
+    def on_disk() -> bytes:
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert mark in on_disk() and token.encode() in on_disk()
+    assert await store.forget_chat(person, store.user_key(person))
+    assert mark not in on_disk()  # read while the store is still open: closing would checkpoint anyway
+    assert token.encode() not in on_disk()
+    assert len(await store.quiet_chats(NOW + timedelta(hours=1))) == others
+
+
 # --- the unmatched log -------------------------------------------------------------------------------------
 
 
