@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import stat
@@ -398,6 +399,23 @@ async def test_after_forget_chat_no_copy_is_left_in_the_database_files(
     assert mark not in on_disk()  # read while the store is still open: closing would checkpoint anyway
     assert token.encode() not in on_disk()
     assert len(await store.quiet_chats(NOW + timedelta(hours=1))) == others
+
+
+async def test_forget_chat_waits_for_a_reader_that_holds_the_wal(open_store: OpenStore, tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    store = await open_store(cfg, clock=Clock(NOW))
+    person = 7_123_456_789
+    await store.remember_messages(person, [1, 2, 3], NOW)
+    reader = sqlite3.connect(cfg.path(cfg.storage.path), isolation_level=None)  # e.g. `python -m bot stats`
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM recent_messages").fetchall()
+    asyncio.get_running_loop().call_later(1.0, reader.commit)
+    try:
+        assert await store.forget_chat(person, store.user_key(person))
+    finally:
+        reader.close()
+    wal = cfg.path(cfg.storage.path + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 # --- the unmatched log -------------------------------------------------------------------------------------
