@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -158,10 +159,14 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m bot`` and the console script."""
     args = parser().parse_args(argv)
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        # Bad bytes in piped input must not end the run (losing the buffered results), nor reach the
+        # JSON output as raw bytes, as the C locale's surrogateescape would let them.
+        sys.stdin.reconfigure(errors="replace")
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"config: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

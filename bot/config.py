@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot.yamlsrc import YamlProblem, parse_text, read_text
+
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 HMAC_SECRET_ENV = "BOT_HMAC_SECRET"
@@ -117,7 +119,22 @@ class Config:
             hours = minutes // 60
             unit = "hour" if hours == 1 else "hours"
             sentence = f"Conversations are erased automatically after {hours} {unit} without messages."
-        return {**self.service, "auto_erase": sentence}
+        return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage()}
+
+    def _message_storage(self) -> str:
+        """What /privacy says is kept of what people write: true for privacy.log_unmatched either way."""
+        counts = (
+            "Daily counts of which topics were asked about are kept, and, until the day is over, a keyed code "
+            "of your Telegram id so that you count once as active that day; then only the count is kept."
+        )
+        if not self.privacy.log_unmatched:
+            return "the text is not stored. " + counts
+        days = self.storage.unmatched_retention_days
+        return (
+            f"the text is not stored, except messages the bot could not answer: those are kept for up to {days} "
+            f"day{'' if days == 1 else 's'} so the service can improve its answers, with the phone numbers, "
+            "emails, addresses and names it recognises removed. " + counts
+        )
 
     def webhook_secret(self) -> str:
         """The webhook secret token: environment first, then the file."""
@@ -169,13 +186,31 @@ def load_config(path: str | Path | None) -> Config:
     if path is None:
         return validate(Config())
     p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p}: no such config file (copy config.example.yaml to start)")
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a folder; give the config file itself (for example {p / 'config.yaml'})")
+    text, problems = read_text(p)
+    if text is None:
+        raise ConfigError(_positioned(p, problems))
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such config file (copy config.example.yaml to start)") from None
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+        _, problems = parse_text(text)
+        if problems:
+            raise ConfigError(_positioned(p, problems)) from None
+        # Composed fine but could not be built (an unknown !tag): PyYAML's own words, on one line.
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{where}: not valid YAML: {' '.join(str(what).split())}") from None
     return validate(parse_config(raw or {}, str(p)), base_dir=str(p.parent))
+
+
+def _positioned(path: Path, problems: list[YamlProblem]) -> str:
+    """The fatal problem (the last one) as FILE:LINE:COL: message."""
+    problem = problems[-1]
+    return f"{path}:{problem.line}:{problem.col}: {problem.message}"
 
 
 def parse_config(raw: Any, where: str = "config") -> Config:
@@ -223,6 +258,10 @@ def validate(cfg: Config, base_dir: str = ".") -> Config:
         raise ConfigError(f"service.timezone: unknown time zone {cfg.service['timezone']!r}") from None
     if cfg.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level: expected DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}")
+    if not cfg.storage.path.strip():
+        # An empty path resolves to the config folder itself: the key file and answered-updates.log
+        # would land beside it, in its parent.
+        raise ConfigError("storage.path: must name the database file, for example data/bot.sqlite3")
     if cfg.privacy.auto_erase_after_minutes > 47 * 60:
         raise ConfigError(
             "privacy.auto_erase_after_minutes: must be under 47 hours, because Telegram lets a bot "

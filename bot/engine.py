@@ -63,7 +63,7 @@ _BUILT_IN = {
     "The National Stalking Helpline is on {helpline_number}.",
     "non_text": "I can only read text messages. In an emergency call {emergency_number}.",
     "slow_reply": "Sorry for the slow reply.",
-    "erased": "Done. To remove the chat itself, delete it from your chat list.",
+    "erased": "To remove the chat itself, and anything still showing, delete it from your chat list.",
     "group_chat": "I only work in private chats. In an emergency call {emergency_number}.",
     "too_long": "That was a long message: I have read the start of it.",
     "missed_message": "Sorry, the service restarted and a message you sent may not have been answered. "

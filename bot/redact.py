@@ -1,7 +1,7 @@
 """Remove personal details from a message before an admin may see it (pure, no I/O).
 
 Used only by the optional unmatched-message log. Redaction is best effort: it removes the details people
-most often type (numbers, addresses, names they introduce), not every name or place, which is why the log
+most often type (numbers, addresses, street names, names they introduce), not every name or place, which is why the log
 is off by default and kept only briefly.
 """
 
@@ -51,6 +51,12 @@ _ADDRESS = re.compile(
     (?:{_STREET_WORDS})\b\.?
     """
 )
+# Without a house number, a street is told from "the park" or "a long drive" by its capitalised name:
+# "Tesco on Wibble Street". Only full street words: "Dr", "St" and "Hill" are also in people's names.
+_NAMED_STREET_WORDS = (
+    "street|road|rd|lane|avenue|ave|close|drive|way|crescent|place|gardens|grove|terrace|square|mews|"
+    "parade|boulevard"
+)
 _FLAT = re.compile(r"(?i)\b(?:flat|apartment|apt|unit)\s*\d+[a-z]?\b")
 
 # Words that end a name: a name is at most three words and never one of these.
@@ -64,11 +70,14 @@ _NOT_NAME = frozenset({
     "that", "there", "here", "ok", "okay", "x", "xx", "xxx", "lol",
 })
 # fmt: on
+# A strong cue is followed by a name whatever its case; after a weak one ("i am", "this is") a name is told
+# from "i am scared" only by its capital letter.
 _CUE = re.compile(
     r"""(?ix)
     \b(?: my\s+name\s+is | my\s+name['’]?s | name\s+is | names\s+is | i['’]?m\s+called
         | i\s+am\s+called | call\s+me | (?:his|her|their)\s+name\s+is | (?:his|her|their)\s+name['’]?s
-        | (?:he|she|they)(?:['’]s|['’]re|\s+is|\s+are|s)?\s+called | named )
+        | (?:he|she|they)(?:['’]s|['’]re|\s+is|\s+are|s)?\s+called | named
+        | (?P<weak> i['’]?m | i\s+am | this\s+is ) )
     \s+
     """
 )
@@ -91,6 +100,8 @@ def _redact_names(text: str) -> str:
             word = _NAME_WORD.match(text, start)
             if not word or word.group().lower() in _NOT_NAME:
                 break
+            if cue.group("weak") and not word.group()[0].isupper():
+                break
             taken += 1
             scan = word.end()
         if taken:
@@ -100,6 +111,15 @@ def _redact_names(text: str) -> str:
     return "".join(out)
 
 
+_NOT_PLACE = "|".join(sorted((re.escape(w) for w in _NOT_NAME), key=len, reverse=True))
+_NAMED_STREET = re.compile(
+    rf"""(?x)
+    \b(?:(?!(?i:{_NOT_PLACE})\b)[A-Z][\w'’\-]*\s+){{1,3}}
+    (?i:{_NAMED_STREET_WORDS})\b\.?
+    """
+)
+
+
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("[email]", _EMAIL),
     ("[url]", _URL),
@@ -107,6 +127,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("[postcode]", _POSTCODE),
     ("[handle]", _HANDLE),
     ("[address]", _ADDRESS),
+    ("[address]", _NAMED_STREET),
     ("[address]", _FLAT),
     ("[number]", _DIGITS),
 )

@@ -184,9 +184,14 @@ async def _unmatched(config: Config, limit: int) -> list[tuple[date, str]] | Non
 def unmatched_command(config: Config, limit: int, *, out: TextIO | None = None) -> int:
     """`python -m bot unmatched`: list the newest redacted unmatched messages, one per line."""
     out = out or sys.stdout
-    if not config.privacy.log_unmatched:
-        print("The unmatched-message log is off (privacy.log_unmatched: false); nothing is kept.", file=out)
     rows = asyncio.run(_unmatched(config, limit))
+    if not config.privacy.log_unmatched:
+        off = "The unmatched-message log is off (privacy.log_unmatched: false)"
+        if rows:
+            print(f"{off}, but these redacted messages are still kept from when it was on; the bot deletes "
+                  "them at its next hourly clean-up:", file=out)
+        else:
+            print(f"{off}; nothing is kept.", file=out)
     if rows is None:
         print(f"No database at {config.path(config.storage.path)} yet.", file=out)
         return 1

@@ -1,12 +1,15 @@
 """Counts, short-lived message ids and the optional redacted unmatched log, in SQLite (aiosqlite).
 
 Privacy: no message text is ever written here (only the redacted unmatched log, which is off by default).
-People appear only as a keyed HMAC of their Telegram id; daily activity is kept as day-salted tokens that
-are folded into a plain count once the day is over. Chat and message ids are kept only for quick exit and
-only for 48 hours, Telegram's limit for deleting messages.
+Daily activity is kept as day-salted tokens of a keyed HMAC of the Telegram id, folded into a plain count
+once the day is over. Message ids are kept with their chat id, which in a private chat is the person's
+Telegram user id in plain: deleting a message needs both. They are kept only for quick exit and only for 48
+hours, Telegram's limit for deleting messages; forgetting a chat also clears the WAL and the freed pages, so
+no copy of its rows is left in the database files.
 
 Reliability: storage is a side effect. Every public method catches its own errors, logs only the exception
-type, returns a harmless default, and gives up after a fraction of a second, so a locked, read-only, deleted
+type, returns a harmless default, and gives up after a fraction of a second (an erase's forget_chat retries
+a busy database for a few seconds), so a locked, read-only, deleted
 or full database never holds up or costs a reply.
 """
 
@@ -19,6 +22,8 @@ import logging
 import os
 import re
 import secrets
+import sqlite3
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -41,6 +46,8 @@ MESSAGE_ID_HOURS = 48  # Telegram lets a bot delete messages only within 48 hour
 BUSY_SECONDS = 0.2  # SQLite waits this long for a lock before giving up
 CALL_SECONDS = 0.5  # hard cap on any store call on the reply path
 MAINTENANCE_SECONDS = 5.0  # purge and stats: not on the reply path
+FORGET_SECONDS = 5.0  # how long an erase keeps retrying a busy database before saying what is left
+FORGET_PAUSE = 0.25  # first pause between those retries; doubled each time, up to a second
 OPEN_SECONDS = 5.0
 UNMATCHED_SCAN_CHARS = 4096  # Telegram's own message limit: bounds the redaction work
 UNMATCHED_MAX_CHARS = 500
@@ -329,8 +336,10 @@ class Store:
 
         await self._guard("remember_messages", work, None, CALL_SECONDS)
 
-    async def messages_for(self, chat_id: int) -> list[int]:
-        """Ids of the chat's messages that are still young enough to delete, oldest first."""
+    async def messages_for(self, chat_id: int) -> list[int] | None:
+        """Ids of the chat's messages that are still young enough to delete, oldest first; None if unreadable."""
+        if self._path is None:
+            return []  # storage is off: nothing was kept, so nothing is missing
 
         async def work(db: aiosqlite.Connection) -> list[int]:
             since = int(self._clock().timestamp()) - MESSAGE_ID_HOURS * 3600
@@ -340,12 +349,18 @@ class Store:
             )
             return [int(r[0]) for r in rows]
 
-        return await self._guard("messages_for", work, [], CALL_SECONDS)
+        return await self._guard("messages_for", work, None, CALL_SECONDS)
 
-    async def forget_chat(self, chat_id: int, user_key: str) -> None:
-        """After quick exit: the chat's message ids and the person's per-day tokens are deleted."""
+    async def forget_chat(self, chat_id: int, user_key: str) -> bool:
+        """After quick exit: delete the chat's message ids and the person's day tokens; True once done.
 
-        async def work(db: aiosqlite.Connection) -> None:
+        A busy database is retried for up to FORGET_SECONDS (the caller is the erasing chat's own turn, so
+        no other chat waits), and done means no copy is left in the database or its WAL.
+        """
+        if self._path is None:
+            return True
+
+        async def work(db: aiosqlite.Connection) -> bool:
             await db.execute("DELETE FROM recent_messages WHERE chat_id = ?", (int(chat_id),))
             days: list[str] = []
             if user_key:
@@ -362,10 +377,21 @@ class Store:
                         " ON CONFLICT (day, kind, name) DO UPDATE SET count = count + 1",
                         (day,),
                     )
-            # With secure_delete the erased rows are overwritten in the main file at checkpoint time.
-            await db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # The WAL still holds the rows as they were written: copy the pages (zeroed by secure_delete)
+            # back into the main file and empty the WAL. A reader elsewhere can block that; try again.
+            busy = list(await db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)"))
+            if busy and busy[0][0]:
+                raise sqlite3.OperationalError("checkpoint blocked")
+            return True
 
-        await self._guard("forget_chat", work, None, CALL_SECONDS)
+        deadline = time.monotonic() + FORGET_SECONDS
+        pause = FORGET_PAUSE
+        while not await self._guard("forget_chat", work, False, CALL_SECONDS):
+            if self._db is None or time.monotonic() + pause > deadline:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        return True
 
     async def quiet_chats(self, idle_since: datetime) -> list[int]:
         """Chats with message ids kept whose newest message is older than ``idle_since``."""

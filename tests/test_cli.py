@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,36 @@ def test_classify_prints_one_json_object_per_line() -> None:
     assert rows[1]["escalation"] == "emergency"
     assert rows[2]["escalation"] == "crisis"
     assert rows[3]["intent"] is None
+
+
+def run_bytes(*args: str, stdin: bytes, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, cwd=ROOT,
+                          timeout=120, env={**os.environ, **env})
+
+
+# A strict UTF-8 stdin (a UTF-8 locale) and the C locale's surrogateescape, which passes bad bytes through.
+LOCALES = [{"PYTHONIOENCODING": "utf-8"}, {"LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""}]
+
+
+@pytest.mark.parametrize("env", LOCALES, ids=["strict", "c-utf8"])
+def test_classify_replaces_invalid_utf8_and_keeps_going(env: dict[str, str]) -> None:
+    result = run_bytes("classify", stdin=b"how do i report stalking\n\xff\xfe he follows me\ni want to die\n",
+                       env=env)
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    result.stdout.decode("utf-8")  # only valid UTF-8 comes out
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in rows] == ["how do i report stalking", "\ufffd\ufffd he follows me", "i want to die"]
+    assert rows[2]["escalation"] == "crisis"
+
+
+@pytest.mark.parametrize("env", LOCALES, ids=["strict", "c-utf8"])
+def test_chat_replaces_invalid_utf8_and_keeps_going(env: dict[str, str]) -> None:
+    result = run_bytes("chat", stdin=b"\xff hello\ni want to die\n", env=env)
+    assert result.returncode == 0, result.stderr
+    assert b"Traceback" not in result.stderr
+    out = result.stdout.decode("utf-8")
+    assert "> \ufffd hello" in out and "> i want to die" in out
 
 
 def test_classify_works_on_a_catalog_without_escalations(tmp_path: Path) -> None:

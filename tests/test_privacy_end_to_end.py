@@ -2,7 +2,8 @@
 
 Unusual words are planted in every kind of message (typed questions, an emergency, a non-match, a
 command payload), then every byte the bot wrote to disk (database, WAL, key file) and every log line
-is searched for them. With the opt-in unmatched log on, only the unmatched message may be kept.
+is searched for them. With the opt-in unmatched log on, only the unmatched message may be kept, and
+/privacy must say so.
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ async def test_no_message_text_at_rest_or_in_logs(
             await fake.wait_until(lambda chat=chat: len(fake.texts(chat)) >= 1)
     finally:
         await served.stop()
+
+    # What /privacy told chat 504 must be true of what this run kept.
+    [privacy] = [t for t in fake.texts(504) if t.startswith("About this chat")]
+    if log_unmatched:
+        assert "the text is not stored, except messages the bot could not answer" in privacy
+        assert f"for up to {config.storage.unmatched_retention_days} days" in privacy
+    else:
+        assert "the text is not stored. Daily counts" in privacy
+        assert "could not answer" not in privacy
+    assert "this chat's id, which is your Telegram user id" in privacy
 
     assert (tmp_path / "bot.sqlite3").exists(), "counts were stored, so the search means something"
     at_rest = _bytes_under(tmp_path)

@@ -187,3 +187,14 @@ def test_unmatched_command_when_the_log_is_off(tmp_path: Path) -> None:
     assert buf.getvalue().splitlines() == [
         "The unmatched-message log is off (privacy.log_unmatched: false); nothing is kept."
     ]
+
+
+def test_unmatched_command_when_the_log_was_turned_off_says_what_is_still_kept(tmp_path: Path) -> None:
+    asyncio.run(_fill(make_config(tmp_path, log_unmatched=True)))
+    buf = io.StringIO()
+    assert unmatched_command(make_config(tmp_path), 10, out=buf) == 0
+    first, *rows = buf.getvalue().splitlines()
+    assert "nothing is kept" not in first
+    assert first.startswith("The unmatched-message log is off (privacy.log_unmatched: false), but these")
+    assert "still kept from when it was on" in first
+    assert [r[12:] for r in rows] == ["what about my cat", "where can i park, my name is [name]"]

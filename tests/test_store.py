@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import stat
@@ -374,6 +375,47 @@ async def test_quiet_chats_and_forget_chat(open_store: OpenStore, tmp_path: Path
     await store.record(out(intent="x"), user_key=store.user_key(200), when=NOW)
     assert (await store.stats(TODAY)).windows[0].active_users == 2
     await store.close()
+
+
+@pytest.mark.parametrize("others", [0, 3000], ids=["alone", "many-pages"])
+async def test_after_forget_chat_no_copy_is_left_in_the_database_files(
+    open_store: OpenStore, tmp_path: Path, others: int
+) -> None:
+    cfg = make_config(tmp_path)
+    store = await open_store(cfg, clock=Clock(NOW))
+    person = 7_123_456_789  # a Telegram id past 2**32: SQLite stores it as 6 big-endian bytes
+    mark, token = person.to_bytes(6, "big"), store._day_token(TODAY.isoformat(), store.user_key(person))
+    for other in range(others):  # other people's rows, so the tables and the index span many pages
+        await store.remember_messages(5_000_000_000 + other, [other], NOW)
+    await store.remember_messages(person, list(range(1, 600)), NOW)  # over several leaf pages too
+    await store.record(out(intent="x"), user_key=store.user_key(person), when=NOW)
+    db, wal = cfg.path(cfg.storage.path), cfg.path(cfg.storage.path + "-wal")
+
+    def on_disk() -> bytes:
+        return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    assert mark in on_disk() and token.encode() in on_disk()
+    assert await store.forget_chat(person, store.user_key(person))
+    assert mark not in on_disk()  # read while the store is still open: closing would checkpoint anyway
+    assert token.encode() not in on_disk()
+    assert len(await store.quiet_chats(NOW + timedelta(hours=1))) == others
+
+
+async def test_forget_chat_waits_for_a_reader_that_holds_the_wal(open_store: OpenStore, tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    store = await open_store(cfg, clock=Clock(NOW))
+    person = 7_123_456_789
+    await store.remember_messages(person, [1, 2, 3], NOW)
+    reader = sqlite3.connect(cfg.path(cfg.storage.path), isolation_level=None)  # e.g. `python -m bot stats`
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM recent_messages").fetchall()
+    asyncio.get_running_loop().call_later(1.0, reader.commit)
+    try:
+        assert await store.forget_chat(person, store.user_key(person))
+    finally:
+        reader.close()
+    wal = cfg.path(cfg.storage.path + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
 
 
 # --- the unmatched log -------------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ ADMIN_COMMANDS = ("/stats", "/reload")
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member", "channel_post")
 DELETE_WINDOW = timedelta(hours=47)  # Telegram allows 48 h; an hour's margin for clocks and slow sends
 STORE_SECONDS = 3.0  # longest a store call may take before it is abandoned
+FORGET_SECONDS = 6.0  # an erase's forget retries a busy database (bot.store.FORGET_SECONDS) before giving up
 INFLIGHT = 64  # Bot API requests in flight at once (see SendGate)
 SENDS_ENV = "TELEGRAM_SENDS_PER_SECOND"  # overrides telegram.sends_per_second (benchmarks against a fake)
 BEHIND_SECONDS = 2.0  # sends queued beyond this: confirm updates on fetch so that later ones are seen
@@ -83,8 +84,8 @@ class StoreLike(Protocol):
     def user_key(self, telegram_user_id: int) -> str: ...
     async def record(self, outcome: Outcome, *, user_key: str, when: datetime) -> None: ...
     async def remember_messages(self, chat_id: int, message_ids: Sequence[int], when: datetime) -> None: ...
-    async def messages_for(self, chat_id: int) -> list[int]: ...
-    async def forget_chat(self, chat_id: int, user_key: str) -> None: ...
+    async def messages_for(self, chat_id: int) -> list[int] | None: ...
+    async def forget_chat(self, chat_id: int, user_key: str) -> bool: ...
     async def quiet_chats(self, idle_since: datetime) -> list[int]: ...
     async def purge(self, now: datetime) -> None: ...
     async def log_unmatched(self, text: str, when: datetime) -> None: ...
@@ -134,9 +135,13 @@ class TelegramChannel:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
         # Store writes go through one queue, one at a time and in order: no reply waits for them, a
-        # burst cannot pile thousands of calls onto the database at once, and "forget this chat" always
-        # lands after the ids it must forget.
+        # burst cannot pile thousands of calls onto the database at once.
         self._writes: asyncio.Queue[Callable[[], Awaitable[Any]]] = asyncio.Queue(BACKLOG)
+        # An erase forgets at once, within its chat's turn, while writes about that chat queued before it
+        # may still be waiting: they must not put its ids or day token back. Writes are numbered as they
+        # are queued; a chat's entry here is the number its last erase saw.
+        self._queued = 0
+        self._erased_at: dict[int, int] = {}
         self._app: AnyApp | None = None
 
     # ----- wiring -----------------------------------------------------------------------------
@@ -314,19 +319,17 @@ class TelegramChannel:
         return [*ordered, slow]
 
     async def _erase(self, chat_id: int, user_id: int, outcome: Outcome, when: datetime) -> None:
-        """Quick exit: any escalation first, then delete what can be deleted, one neutral line, forget."""
+        """Quick exit: any escalation first, then delete and forget what can be, then say what was done."""
         bot = self._bot()
         escalations = [r for r in outcome.replies if r.kind == "escalation"]
         kept = await self._deliver(chat_id, escalations, stale=False) if escalations else []
-        ids = set(self._deletable(chat_id))
-        if self.store is not None:
-            ids.update(await self._ask_store(self.store.messages_for(chat_id), []))
+        ids, listed = await self._erasable(chat_id)
         ids.difference_update(kept)
-        self._recent.pop(chat_id, None)
-        self._last_seen.pop(chat_id, None)
-        await delete_all(bot, chat_id, ids, self.policy)
-        rest = [r for r in outcome.replies if r.kind != "escalation"]
-        rest = rest or [self._system("erased", when)]
+        deleted = await delete_all(bot, chat_id, ids, self.policy)
+        forgotten = await self._forget(chat_id, user_id)
+        summary = erase_summary(deleted, len(ids) - deleted, listed=listed, forgotten=forgotten)
+        rest = [r for r in outcome.replies if r.kind != "escalation"] or [self._system("erased", when)]
+        rest[0] = Reply(summary + "\n" + rest[0].html, rest[0].buttons, rest[0].kind, rest[0].ref)
         for reply in rest:
             try:
                 await send_reply(bot, chat_id, reply, self.policy)
@@ -334,9 +337,28 @@ class TelegramChannel:
                 log.info("erase notice not sent: %s", type(exc).__name__)
                 break
         if self.store is not None:
-            key = self.store.user_key(user_id)
-            self._write(partial(self.store.record, outcome, user_key=key, when=when))
-            self._write(partial(self.store.forget_chat, chat_id, key))
+            # Counted, but not as this person: their day token has just been forgotten.
+            self._write(partial(self.store.record, outcome, user_key="", when=when))
+
+    async def _erasable(self, chat_id: int) -> tuple[set[int], bool]:
+        """The chat's deletable message ids, forgotten from memory; False when the store's list is unreadable."""
+        ids = set(self._deletable(chat_id))
+        listed = True
+        if self.store is not None:
+            stored = await self._ask_store(self.store.messages_for(chat_id), None)
+            listed = stored is not None
+            ids.update(stored or ())
+        self._recent.pop(chat_id, None)
+        self._last_seen.pop(chat_id, None)
+        return ids, listed
+
+    async def _forget(self, chat_id: int, user_id: int) -> bool:
+        """Have the store forget the chat now (retrying a busy database); True once nothing is left."""
+        if self.store is None:
+            return True
+        self._erased_at[chat_id] = self._queued
+        forget = self.store.forget_chat(chat_id, self.store.user_key(user_id))
+        return await self._ask_store(forget, False, FORGET_SECONDS)
 
     async def _leave(self, chat_id: int, chat_type: str, context: ContextTypes.DEFAULT_TYPE) -> None:
         async with self._turn(chat_id):
@@ -384,14 +406,15 @@ class TelegramChannel:
         if incoming is not None:
             message_id, written = incoming
             if (when - written).total_seconds() > 60:  # its 48 hours started earlier than ours
-                self._write(partial(store.remember_messages, chat_id, [message_id], written))
+                self._write_for(chat_id, partial(store.remember_messages, chat_id, [message_id], written))
             else:
                 ids.insert(0, message_id)
         if ids:
-            self._write(partial(store.remember_messages, chat_id, ids, when))
+            self._write_for(chat_id, partial(store.remember_messages, chat_id, ids, when))
         if outcome is not None:
             key = store.user_key(user_id)
-            self._write(partial(store.record, outcome, user_key=key, when=when))
+            count = partial(store.record, outcome, when=when)
+            self._write_for(chat_id, partial(count, user_key=key), erased=partial(count, user_key=""))
             if outcome.fallback and text and self.config.privacy.log_unmatched:
                 self._write(partial(store.log_unmatched, text, when))
 
@@ -423,15 +446,10 @@ class TelegramChannel:
                 seen = self._last_seen.get(chat_id)
                 if seen is not None and seen >= cutoff:
                     continue  # the person came back while we waited for the turn
-                ids = set(self._deletable(chat_id))
-                if self.store is not None:
-                    ids.update(await self._ask_store(self.store.messages_for(chat_id), []))
-                self._recent.pop(chat_id, None)
-                self._last_seen.pop(chat_id, None)
+                ids, _ = await self._erasable(chat_id)
                 await delete_all(bot, chat_id, ids, self.policy)
-                if self.store is not None:
-                    # In a private chat the chat id is the person's user id.
-                    self._write(partial(self.store.forget_chat, chat_id, self.store.user_key(chat_id)))
+                # In a private chat the chat id is the person's user id.
+                await self._forget(chat_id, chat_id)
         return len(chats)
 
     # ----- helpers ----------------------------------------------------------------------------
@@ -514,6 +532,20 @@ class TelegramChannel:
         except asyncio.QueueFull:
             log.warning("storage backlog full: a count or message id was not kept")
 
+    def _write_for(
+        self, chat_id: int, call: Callable[[], Awaitable[Any]], erased: Callable[[], Awaitable[Any]] | None = None
+    ) -> None:
+        """Queue a write about one chat; if the chat is erased before it runs, ``erased`` runs instead (or nothing)."""
+        self._queued += 1
+        number = self._queued
+
+        def chosen() -> Awaitable[Any]:
+            if self._erased_at.get(chat_id, 0) < number:
+                return call()
+            return erased() if erased is not None else asyncio.sleep(0)
+
+        self._write(chosen)
+
     async def _write_loop(self) -> None:
         while True:
             call = await self._writes.get()
@@ -521,16 +553,18 @@ class TelegramChannel:
                 await self._ask_store(call(), None)
             finally:
                 self._writes.task_done()
+            if self._writes.empty():
+                self._erased_at.clear()  # nothing queued before any erase is left
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _ask_store(self, call: Awaitable[T], default: T) -> T:
+    async def _ask_store(self, call: Awaitable[T], default: T, seconds: float | None = None) -> T:
         """Await a store call for at most a few seconds; any failure gives ``default``."""
         try:
-            return await asyncio.wait_for(call, STORE_SECONDS)
+            return await asyncio.wait_for(call, STORE_SECONDS if seconds is None else seconds)
         except Exception as exc:
             log.warning("storage call abandoned: %s", type(exc).__name__)
             return default
@@ -550,6 +584,30 @@ class TelegramChannel:
         if at and mention.lower() == username.lower():
             return name + sep + rest
         return text
+
+
+def erase_summary(deleted: int, failed: int, *, listed: bool, forgotten: bool) -> str:
+    """What an erase did and did not do, in the person's words: the first lines of the erase notice."""
+
+    def messages(n: int) -> str:
+        return f"{n} message" if n == 1 else f"{n} messages"
+
+    whole = not failed and listed and forgotten
+    known = f"{messages(deleted + failed)} from the last 48 hours that I had a record of"
+    lines = ["<b>Quick exit</b>" if whole else "<b>Quick exit: not everything was deleted</b>"]
+    if failed:
+        lines.append(f"I deleted {deleted} of the {known}.")
+        lines.append(f"{messages(failed)} could not be deleted: Telegram did not accept the request.")
+    else:
+        lines.append(f"I deleted the {known}.")
+    if not listed:
+        lines.append("I could not read my record of this chat's earlier messages, so some may still be here.")
+    if not forgotten:
+        lines.append(
+            "My record of this chat (message ids, this chat's id and today's activity code) could not be "
+            "removed because my database was busy or full; it is removed automatically within two days."
+        )
+    return "\n".join(lines)
 
 
 def _date(messages: Sequence[Message]) -> datetime:
