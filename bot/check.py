@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from bot.catalog import Analysis, Problem, analyse
-from bot.model import Source
+from bot.model import Catalog, Source
 
 if TYPE_CHECKING:
     from bot.matcher import Matcher
@@ -183,6 +183,18 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
     problems.extend(hours_problems(result, today or datetime.now(UTC).date()))
     problems.sort(key=Problem.sort_key)
     return result, problems
+
+
+def load_for_serving(directory: str, service: Mapping[str, str] | None = None) -> tuple[Catalog | None, list[Problem]]:
+    """The catalog if `check` passes it for serving (escalation tests and examples included), else None.
+
+    Every way into serving (`run`, `chat`, /reload, a change on disk) comes through here, so the
+    bot serves exactly what `check` accepts: an edit that silences an escalation is refused.
+    """
+    result, problems = check(directory, serving=True, service=service)
+    if any(p.is_error for p in problems):
+        return None, problems
+    return result.catalog, problems
 
 
 def run_check(directory: str, *, strict: bool = False, serving: bool = False, out: TextIO = sys.stdout,

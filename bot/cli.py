@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.catalog import load_catalog
+from bot.check import load_for_serving
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine, conversations
 from bot.model import Catalog
@@ -24,7 +25,10 @@ def _load(directory: str, config: Config, *, serving: bool) -> Catalog | None:
     if not Path(directory).is_dir():
         print(f"{directory}: no such intents folder", file=sys.stderr)
         return None
-    catalog, problems = load_catalog(directory, for_serving=serving, service=config.placeholders())
+    if serving:  # what the bot serves, `check` must pass: escalation tests and examples included
+        catalog, problems = load_for_serving(directory, config.placeholders())
+    else:
+        catalog, problems = load_catalog(directory, service=config.placeholders())
     errors = [p for p in problems if p.is_error]
     for p in errors:
         print(p, file=sys.stderr)

@@ -73,7 +73,7 @@ _BUILT_IN = {
 
 
 @dataclass(frozen=True)
-class _Snapshot:
+class Snapshot:
     """One catalog with its matcher and detector, swapped as a whole on reload."""
 
     catalog: Catalog
@@ -81,9 +81,10 @@ class _Snapshot:
     detector: Detector
 
 
-def _snapshot(catalog: Catalog) -> _Snapshot:
+def build(catalog: Catalog) -> Snapshot:
+    """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
     matcher = Matcher(catalog)
-    return _Snapshot(catalog, matcher, Detector.for_catalog(catalog, known_words=matcher.vocabulary()))
+    return Snapshot(catalog, matcher, Detector.for_catalog(catalog, known_words=matcher.vocabulary()))
 
 
 def conversations(config: Config) -> Conversations:
@@ -108,7 +109,7 @@ class Engine:
         self.service = dict(service if service is not None else Config().placeholders())
         self.erase_button = erase_button
         self.conversations = conversations if conversations is not None else Conversations()
-        self._snap = _snapshot(catalog)
+        self._snap = build(catalog)
         self._values_cache: dict[tuple[int, datetime, bool], Mapping[str, str]] = {}
 
     @property
@@ -128,7 +129,11 @@ class Engine:
 
     def swap(self, catalog: Catalog) -> None:
         """Serve a new catalog; built fully before the one assignment that switches over."""
-        self._snap = _snapshot(catalog)
+        self.install(build(catalog))
+
+    def install(self, snapshot: Snapshot) -> None:
+        """Serve a snapshot made by ``build``: one assignment, so a message sees the old one or the new."""
+        self._snap = snapshot
 
     def respond(self, incoming: Incoming) -> Outcome:
         """The replies for one message or button press, escalations first."""
@@ -142,7 +147,7 @@ class Engine:
             self.conversations.forget(incoming.chat)
         return outcome
 
-    def _text(self, snap: _Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
+    def _text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
         outcome = self._answer_text(snap, text, now, chat)
         if outcome.erase or len(text.split()) <= MAX_WORDS:
             return outcome
@@ -151,7 +156,7 @@ class Engine:
         notice = self._response(snap, "too_long", now, kind="notice")
         return replace(outcome, replies=(*outcome.replies[:at], notice, *outcome.replies[at:]))
 
-    def _answer_text(self, snap: _Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
+    def _answer_text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
         hits = snap.detector.detect(text)
         escalated = tuple(h.escalation for h in hits)
         # someone who says they cannot talk gets the silent route as the escalation's answer
@@ -210,16 +215,16 @@ class Engine:
         return Outcome(tuple(self._finish(replies)), escalated, fallback=True, explanation=tuple(lines))
 
     @staticmethod
-    def _relevant(snap: _Snapshot, match: Match) -> bool:
+    def _relevant(snap: Snapshot, match: Match) -> bool:
         """Whether an intent card may follow an escalation answer: an exact or clearly strong match."""
         return match.layer == "exact" or match.score >= AFTER_ESCALATION * snap.catalog.settings.threshold
 
-    def _erase_confirmation(self, snap: _Snapshot, now: datetime) -> Reply:
+    def _erase_confirmation(self, snap: Snapshot, now: datetime) -> Reply:
         heading = self._response(snap, "erase_confirm", now, kind="choices")
         buttons = (ReplyButton("Yes, erase it", data=ERASE), ReplyButton("No", data=KEEP))
         return Reply(heading.html, buttons, kind="choices", ref=ERASE_INTENT)
 
-    def _intent_outcome(self, snap: _Snapshot, intent_id: str, replies: list[Reply],
+    def _intent_outcome(self, snap: Snapshot, intent_id: str, replies: list[Reply],
                         escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
                         button: str | None = None, lines: list[str] | None = None) -> Outcome:
         explanation = tuple(lines or ())
@@ -236,7 +241,7 @@ class Engine:
         return Outcome(tuple(self._finish(replies)), escalated, intent=intent.id, command=command,
                        button=button, explanation=explanation)
 
-    def _button(self, snap: _Snapshot, data: str, now: datetime) -> Outcome:
+    def _button(self, snap: Snapshot, data: str, now: datetime) -> Outcome:
         if data == ERASE:
             erased = self._response(snap, "erased", now, kind="notice")
             return Outcome((erased,), button=data, erase=True)
@@ -252,7 +257,7 @@ class Engine:
         # a button from an older catalog (or forged data) may name no intent: answer with the fallback
         return self._intent_outcome(snap, target, [], (), now, button=data, lines=[f"button: {data}"])
 
-    def _escalation_reply(self, snap: _Snapshot, escalation_id: str, now: datetime, *, silent: bool = False) -> Reply:
+    def _escalation_reply(self, snap: Snapshot, escalation_id: str, now: datetime, *, silent: bool = False) -> Reply:
         esc = snap.catalog.escalation(escalation_id)
         if esc is None:  # only reachable with an unserved catalog (classify/check)
             return Reply(f"Call {self.service.get('emergency_number', '999')}.", kind="escalation",
@@ -260,7 +265,7 @@ class Engine:
         answer = esc.silent_answer if silent and esc.silent_answer else esc.answer
         return self._render(snap, answer, esc.buttons, now, "escalation", esc.id)
 
-    def _choices(self, snap: _Snapshot, suggestions: tuple[str, ...], now: datetime) -> Reply:
+    def _choices(self, snap: Snapshot, suggestions: tuple[str, ...], now: datetime) -> Reply:
         heading = self._response(snap, "did_you_mean", now, kind="choices")
         buttons = [ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in suggestions]
         buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
@@ -270,17 +275,17 @@ class Engine:
         """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), rendered."""
         return self._response(self._snap, name, now or datetime.now(timezone.utc), kind="notice")
 
-    def _response(self, snap: _Snapshot, name: str, now: datetime, *, kind: str) -> Reply:
+    def _response(self, snap: Snapshot, name: str, now: datetime, *, kind: str) -> Reply:
         response = snap.catalog.responses.get(name)
         if response is None:
             return self._render(snap, _BUILT_IN[name], (), now, kind, name)
         return self._render(snap, response.answer, response.buttons, now, kind, name)
 
-    def _title(self, snap: _Snapshot, intent_id: str) -> str:
+    def _title(self, snap: Snapshot, intent_id: str) -> str:
         intent = snap.catalog.intent(intent_id)
         return intent.title if intent is not None else intent_id.replace("_", " ").capitalize()
 
-    def _render(self, snap: _Snapshot, template: str, buttons: tuple[Button, ...], now: datetime,
+    def _render(self, snap: Snapshot, template: str, buttons: tuple[Button, ...], now: datetime,
                 kind: str, ref: str | None) -> Reply:
         html = fill(template, self._values(snap, now, as_html=True)).strip()
         rendered: list[ReplyButton] = []
@@ -293,7 +298,7 @@ class Engine:
                 rendered.append(ReplyButton(b.text or self._title(snap, b.intent), data=INTENT_PREFIX + b.intent))
         return Reply(html, tuple(rendered), kind=kind, ref=ref)
 
-    def _values(self, snap: _Snapshot, now: datetime, *, as_html: bool) -> Mapping[str, str]:
+    def _values(self, snap: Snapshot, now: datetime, *, as_html: bool) -> Mapping[str, str]:
         """Placeholder values; opening-hours lines change by the minute, so they are kept for one."""
         key = (id(snap), now.replace(second=0, microsecond=0), as_html)
         found = self._values_cache.get(key)

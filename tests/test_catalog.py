@@ -78,7 +78,7 @@ GOOD = {
               Sorry, I did not understand. In an emergency call {emergency_number}.
               Helpline {helpline_number}. {national_stalking_helpline_status}
             buttons: [how_to_report]
-          did_you_mean: {answer: "Did you mean:"}
+          did_you_mean: {answer: "Did you mean: (emergency: {emergency_number}; helpline {helpline_number})"}
           none_of_these: {answer: "Call {emergency_number} in an emergency or {helpline_number}."}
           erased: Chat erased.
     """,
@@ -153,12 +153,12 @@ BROKEN = {
         escalations:
           - id: emergency
             phrases: [he is outside]
-            patterns: ['(unclosed', 'fine']  #! E invalid regular expression
+            patterns: ['(unclosed', 'fine']  #! E invalid pattern for RE2
             answer: Call {emergency_number}.
           - id: emergency  #! E escalation id 'emergency' is already used at
             patterns: ['x']
             answer: y
-          - id: crisis  #! E no phrases, threats or patterns
+          - id: crisis  #! E no phrases, threats, patterns or examples
             answer: Samaritans.
         opening_hours:
           - id: line
@@ -175,7 +175,7 @@ BROKEN = {
             closed_text: closed
         responses:
           fallbak: {answer: x}  #! E unknown response 'fallbak' (did you mean 'fallback'?)
-          did_you_mean: {answer: "Did you mean", extra: 1}  #! E unknown key 'extra' in responses.did_you_mean
+          did_you_mean: {answer: "Did you mean ({emergency_number}, {helpline_number})", extra: 1}  #! E unknown key 'extra' in responses.did_you_mean
           none_of_these: "Call {emergency_number} or the helpline."  #! E must give {helpline_number}
         settings:
           threshold: high  #! E threshold must be a number from 0 to 100
@@ -311,7 +311,7 @@ def test_fallback_must_carry_999_and_the_helpline_to_serve(tmp_path: Path) -> No
     files["responses.yaml"] = """\
         responses:
           fallback: {answer: "Sorry, I did not understand."}
-          did_you_mean: {answer: "Did you mean:"}
+          did_you_mean: {answer: "Did you mean: (emergency: {emergency_number}; helpline {helpline_number})"}
           none_of_these: {answer: "Try the helpline on 0808 802 0300 or call 999."}
     """
     write(tmp_path, files)

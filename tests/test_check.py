@@ -57,7 +57,7 @@ CLEAN = {
     "responses.yaml": """\
         responses:
           fallback: {answer: "Sorry. Emergency: {emergency_number}. Helpline: {helpline_number}."}
-          did_you_mean: {answer: "Did you mean:"}
+          did_you_mean: {answer: "Did you mean: (emergency: {emergency_number}; helpline {helpline_number})"}
           none_of_these: {answer: "Emergency: {emergency_number}. Helpline: {helpline_number}."}
     """,
     "hours.yaml": """\

@@ -24,7 +24,7 @@ from bot.channels.console import render
 from bot.engine import NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
 from bot.matcher import MAX_WORDS
-from bot.messages import ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, ReplyButton
+from bot.messages import KEEP, ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, ReplyButton
 
 ROOT = Path(__file__).resolve().parents[1]
 # A fixed moment, so opening-hours lines render the same in every reply and in the reference set.
@@ -92,7 +92,7 @@ def engine() -> Engine:
 def reference(engine: Engine) -> Reference:
     presses = [INTENT_PREFIX + i.id for i in engine.catalog.intents]
     presses += [INTENT_PREFIX + e.id for e in engine.catalog.escalations]
-    presses += [NONE_OF_THESE, ERASE, "not a button"]
+    presses += [NONE_OF_THESE, ERASE, KEEP, "not a button"]
     outcomes = [engine.respond(Incoming(button=data, now=NOW)) for data in presses]
     # the quick-exit intent's own answer is only sent when an escalation stops the erase
     stopped = engine.respond(Incoming(text="/erase help he is here", now=NOW))
@@ -100,6 +100,14 @@ def reference(engine: Engine) -> Reference:
     outcomes.append(stopped)
     replies = [r for o in outcomes for r in o.replies]
     html = {r.html for r in replies} | {engine.system_reply(name, NOW).html for name in ("did_you_mean", "too_long")}
+    # a typed erase request is confirmed first; a remembered danger sends the short and silent answers
+    confirm = engine.respond(Incoming(text="erase this chat", now=NOW)).replies[0]
+    replies.append(confirm)
+    html.add(confirm.html)
+    for esc in engine.catalog.escalations:
+        for template in (esc.follow_up, esc.silent_answer):
+            if template:
+                html.add(engine._render(engine._snap, template, esc.buttons, NOW, "escalation", esc.id).html)
     buttons = {b for r in replies for b in r.buttons}
     # "Did you mean" offers any intent by its title, then "None of these"
     buttons |= {ReplyButton(i.title, data=INTENT_PREFIX + i.id) for i in engine.catalog.intents}

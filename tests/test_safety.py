@@ -250,7 +250,6 @@ NOT_ESCALATION = [
     "will he be arrested",
     "can men be stalked",
     "i want him to stop",
-    "i want it to stop",
     "i smashed my phone screen",
     "he posted my pictures online",
     "the bloke in the van watches me",
@@ -388,3 +387,10 @@ def test_known_words_are_not_corrected_into_danger_words() -> None:
     esc = Escalation(id="emergency", title="e", answer="a", phrases=("broke in",))
     assert Detector([esc], known_words={"bloke"}).detect("the bloke in the van") == ()
     assert Detector([esc]).detect("he brokee in") != ()
+
+
+def test_an_ambiguous_wish_for_it_to_stop_is_answered_on_the_side_of_safety(detector: Detector) -> None:
+    # "i want it all to stop" is a crisis phrase; without "all" the words may mean the stalking or
+    # the person's life. The learned part reads it as crisis: the Samaritans line is a gentle answer
+    # to the first, and missing the second could cost a life.
+    assert "crisis" in _fired(detector, "i want it to stop")

@@ -55,18 +55,33 @@ async def wait_forgotten(running: Running, chat: int) -> None:
     pytest.fail("the store still remembers message ids of an erased chat")
 
 
-@pytest.mark.parametrize("how", ["/erase", "please erase this chat"])
-async def test_erase_by_command_or_in_words_deletes_both_sides(running: Running, how: str) -> None:
+async def test_erase_by_command_deletes_both_sides(running: Running) -> None:
     fake = running.fake
     await chat_with(running, 30)
     before = len(live(fake, 30))
-    assert running.engine.respond(telegram_channel.Incoming(text=how)).erase
-    fake.message(30, how)
+    fake.message(30, "/erase")
     notice = await wait_erased(running, 30)
     assert f"I deleted the {before + 1} messages from the last 48 hours that I had a record of." in notice
     [left] = live(fake, 30)  # only the neutral line is left, not even the request to erase
     assert fake.chats[30].messages[left].from_bot
     assert all(len(c.params["message_ids"]) <= 100 for c in fake.calls_of("deleteMessages"))
+
+
+async def test_erase_in_words_asks_once_then_the_yes_button_erases(running: Running) -> None:
+    fake = running.fake
+    await chat_with(running, 32)
+    before = len(fake.bot_messages(32))
+    fake.message(32, "please erase this chat")
+    for _ in range(200):
+        if len(fake.bot_messages(32)) > before:
+            break
+        await asyncio.sleep(0.05)
+    confirm = fake.bot_messages(32)[-1]
+    assert "Erase this chat now?" in (confirm.html or "")
+    assert len(live(fake, 32)) > 1, "words alone erased the chat"
+    fake.press(32, confirm.message_id, ERASE)
+    await wait_erased(running, 32)
+    assert len(live(fake, 32)) == 1
 
 
 async def test_the_erase_button_under_an_answer(running: Running) -> None:

@@ -98,7 +98,7 @@ class EngineLike(Protocol):
 
     def respond(self, incoming: Incoming) -> Outcome: ...
     def system_reply(self, name: str, now: datetime | None = None) -> Reply: ...
-    def swap(self, catalog: Any) -> None: ...
+    def install(self, snapshot: Any) -> None: ...
 
 
 def now_utc() -> datetime:
@@ -843,10 +843,10 @@ def run(config: Config) -> int:
         return 2
     configure_logging(config.log_level, token)
     os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta, no warning
-    from bot.catalog import load_catalog
+    from bot.check import load_for_serving
     from bot.engine import Engine, conversations
 
-    catalog, problems = load_catalog(config.path(config.intents_dir), for_serving=True, service=config.placeholders())
+    catalog, problems = load_for_serving(str(config.path(config.intents_dir)), config.placeholders())
     errors = [p for p in problems if p.severity == "error"]
     if catalog is None or errors:
         for problem in problems:

@@ -22,7 +22,7 @@ SHOWN_PROBLEMS = 40  # more than this in one chat message helps nobody; `check` 
 class Swappable(Protocol):
     """What a reload needs from the engine."""
 
-    def swap(self, catalog: Any) -> None: ...
+    def install(self, snapshot: Any) -> None: ...
 
 
 class StatsSource(Protocol):
@@ -83,20 +83,24 @@ class AdminTools:
         return ok
 
     async def _load_and_swap(self) -> tuple[bool, list[str], int]:
-        from bot.catalog import load_catalog
+        from bot.check import load_for_serving
+        from bot.engine import build
 
         async with self._reloading:
             try:
+                # checked and built off the event loop: other chats' messages, emergencies among
+                # them, are answered from the old catalog meanwhile
                 catalog, problems = await asyncio.to_thread(
-                    load_catalog, self.intents_dir, for_serving=True, service=self.config.placeholders()
+                    load_for_serving, str(self.intents_dir), self.config.placeholders()
                 )
+                snapshot = None if catalog is None else await asyncio.to_thread(build, catalog)
             except Exception as exc:  # a loader bug must not take the bot down
                 log.error("loading intents failed: %s", type(exc).__name__)
                 return False, [f"{self.intents_dir}: the loader failed ({type(exc).__name__})"], 0
             errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-            if catalog is None or errors:
+            if catalog is None or snapshot is None or errors:
                 return False, [str(p) for p in (errors or problems)], 0
-            self.engine.swap(catalog)
+            self.engine.install(snapshot)
             return True, [str(p) for p in problems], len(catalog.intents)
 
 

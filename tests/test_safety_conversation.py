@@ -1,0 +1,146 @@
+"""Safety in a conversation: the cases a new user tried (issue 11), the speller, and per-chat memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import load_catalog
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.messages import ERASE, KEEP, Incoming, Outcome
+from bot.model import Catalog
+from bot.wordlist import commonest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    cat, problems = load_catalog(ROOT / "intents", for_serving=True)
+    assert cat is not None, [str(p) for p in problems]
+    return cat
+
+
+@pytest.fixture(scope="module")
+def engine(catalog: Catalog) -> Engine:
+    return Engine(catalog)
+
+
+def first(outcome: Outcome) -> tuple[str, str | None]:
+    """(kind, ref) of the first reply."""
+    reply = outcome.replies[0]
+    return reply.kind, reply.ref
+
+
+def test_one_chat_through_every_case_a_new_user_tried(catalog: Catalog) -> None:
+    engine = Engine(catalog)
+
+    def say(text: str) -> Outcome:
+        outcome = engine.respond(Incoming(text=text, chat=7))
+        assert not outcome.erase, f"{text!r} erased the chat"
+        return outcome
+
+    # a passive suicidal thought: the Samaritans first, and nothing erased
+    assert first(say("i might as well not exist")) == ("escalation", "crisis")
+    # deleting photos or texts is about evidence, not erasing the chat
+    for text in ("how do i delete the photos he sent", "she made me delete all my messages to my friends"):
+        out = say(text)
+        assert out.intent == "keep_evidence" or out.escalations, (text, out.intent)
+        assert all(r.ref != "erase_conversation" for r in out.replies)
+    assert first(say("im being assaulted")) == ("escalation", "emergency")
+    out = say("my neighbour is being beaten up next door")
+    assert first(out) == ("escalation", "emergency")
+    assert out.intent is None, "a weak guess must not follow the 999 prompt"
+    assert first(say("theres a man following me rn")) == ("escalation", "emergency")
+    # follow-ups in the danger window: the short danger answer first, never "Did you mean"
+    for text in ("hes still behind me", "omg omg hes trying the handle", "what do i do", "where do i go"):
+        out = say(text)
+        assert first(out) == ("escalation", "emergency"), text
+        assert not out.choices and not out.fallback, text
+    # cannot talk: the silent route (press 55) first
+    out = say("cant call he will hear me")
+    assert first(out) == ("escalation", "emergency")
+    assert "press 55" in out.replies[0].html and "emergencySMS" in out.replies[0].html
+    out = say("HES HERE HES OUTSIDE")
+    assert [r.kind for r in out.replies] == ["escalation"], "no unrelated card after the 999 prompt"
+
+
+def test_the_emergency_answer_says_what_to_do_now_in_its_first_three_lines(engine: Engine) -> None:
+    html = engine.respond(Incoming(text="he is outside my house")).replies[0].html
+    top = "\n".join(html.splitlines()[:3])
+    assert "999" in top and "press 55" in top and "emergencySMS" in top
+    assert "ANI" not in html and "stay silent" not in html.lower()
+
+
+def test_a_confident_reported_threat_still_follows_the_escalation(engine: Engine) -> None:
+    out = engine.respond(Incoming(text="he threatened to kill me and he is outside now"))
+    assert out.escalations == ("emergency",) and out.intent == "threats_to_kill"
+
+
+def test_typed_erase_asks_once_and_only_the_yes_button_erases(catalog: Catalog) -> None:
+    engine = Engine(catalog)
+    asked = engine.respond(Incoming(text="please erase this chat", chat=1))
+    assert not asked.erase
+    assert [b.data for b in asked.replies[0].buttons] == [ERASE, KEEP]
+    kept = engine.respond(Incoming(button=KEEP, chat=1))
+    assert not kept.erase and "Nothing was erased" in kept.replies[0].html
+    assert engine.respond(Incoming(button=ERASE, chat=1)).erase
+    assert engine.respond(Incoming(text="/erase", chat=1)).erase
+
+
+def test_did_you_mean_never_guesses_erase_or_goodbye_and_carries_999(engine: Engine) -> None:
+    for text in ("remove it", "cya", "wipe", "gone now bye", "as well"):
+        out = engine.respond(Incoming(text=text))
+        assert "erase_conversation" not in out.choices and "goodbye" not in out.choices, text
+        if out.choices:
+            assert "999" in out.replies[-1].html and "0808 802 0300" in out.replies[-1].html
+
+
+def test_erase_forgets_the_danger_of_that_chat_only(catalog: Catalog) -> None:
+    engine = Engine(catalog)
+    for chat in (1, 2):
+        engine.respond(Incoming(text="he is outside my house", chat=chat))
+    engine.respond(Incoming(text="/erase", chat=1))
+    assert engine.conversations.danger(1) is None
+    assert engine.conversations.danger(2) == "emergency"
+
+
+def test_conversations_forget_danger_after_its_window_and_a_chat_after_quiet() -> None:
+    now = [0.0]
+    memory = Conversations(danger_minutes=30, quiet_minutes=60, clock=lambda: now[0])
+    memory.update("a", danger="emergency")
+    now[0] = 29 * 60
+    assert memory.danger("a") == "emergency"
+    now[0] = 31 * 60
+    assert memory.danger("a") is None
+    memory.update("b", danger="crisis")
+    now[0] += 61 * 60
+    assert memory.get("b").danger is None  # quiet for too long: a fresh state
+    assert memory.danger(None) is None
+    memory.update(None, danger="crisis")  # a channel with no chat key remembers nothing
+    assert len(memory) == 2
+
+
+def test_state_holds_no_text(catalog: Catalog) -> None:
+    engine = Engine(catalog)
+    engine.respond(Incoming(text="zorblatt is outside my house", chat=9))
+    state = engine.conversations.get(9)
+    assert "zorblatt" not in repr(state)
+
+
+def test_the_speller_never_changes_the_20000_commonest_english_words(engine: Engine) -> None:
+    words = [w for w in commonest(20_000) if w.isalpha()]
+    assert len(words) > 19_000
+    changed = [(w, engine.matcher.speller.correct(w)) for w in words if engine.matcher.speller.correct(w) != w]
+    assert changed == []
+    detector = engine.detector
+    changed = [(w, detector._correct(w)) for w in words if detector._correct(w) != w]
+    assert changed == []
+
+
+def test_the_speller_still_corrects_non_words(engine: Engine) -> None:
+    assert engine.detector._correct("outsdie") == "outside"
+    assert engine.matcher.speller.correct("stalkign") == "stalking"
+    assert engine.detector._correct("rn") == "rn"  # text-speak stays as it is (normalise expands it)
