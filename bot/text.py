@@ -14,6 +14,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.confusables import fold_confusables
 from bot.wordlist import english_words
 
 # Characters people (and phone keyboards) use for an apostrophe.
@@ -81,8 +82,9 @@ _BARE = {
 
 
 def fold(text: str) -> str:
-    """Unicode-normalise and casefold; keep punctuation (safety patterns may want it)."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES).casefold()
+    """Unicode-normalise, fold look-alike letters and casefold; keep punctuation (safety patterns may want it)."""
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).translate(_APOSTROPHES)
+    text = fold_confusables(text).casefold()
     text = text.translate(_LINE_BREAKS)  # line breaks end sentences; every kind becomes "\n"
     if text.isascii():  # the common case: only ASCII control characters to blank out
         return _ASCII_CONTROL.sub(" ", text)

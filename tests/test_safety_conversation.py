@@ -144,3 +144,15 @@ def test_the_speller_still_corrects_non_words(engine: Engine) -> None:
     assert engine.detector._correct("outsdie") == "outside"
     assert engine.matcher.speller.correct("stalkign") == "stalking"
     assert engine.detector._correct("rn") == "rn"  # text-speak stays as it is (normalise expands it)
+
+
+@pytest.mark.parametrize("text", ["һе іѕ оutѕіdе mу һоuѕе", "ʜᴇ ɪs ᴏᴜᴛsɪᴅᴇ ᴍʏ ʜᴏᴜsᴇ"])
+def test_look_alike_letters_do_not_hide_danger(engine: Engine, text: str) -> None:
+    assert engine.respond(Incoming(text=text)).escalations[:1] == ("emergency",)
+
+
+def test_accented_letters_are_not_taken_for_look_alikes() -> None:
+    from bot.confusables import fold_confusables
+
+    assert fold_confusables("café, tŷ, naïve") == "café, tŷ, naïve"
+    assert fold_confusables("һеllо") == "hello"

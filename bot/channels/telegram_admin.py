@@ -16,6 +16,7 @@ from bot.config import Config
 from bot.htmltext import escape
 
 log = logging.getLogger(__name__)
+WARNINGS_SHOWN = 3
 SHOWN_PROBLEMS = 40  # more than this in one chat message helps nobody; `check` prints them all
 
 
@@ -68,17 +69,24 @@ class AdminTools:
             shown += f"\n… and {more} more (run <code>python -m bot check</code> to see all)"
         if ok:
             head = f"Reloaded: {count} intents are now live."
-            return head + (f"\n\nWarnings:\n{shown}" if problems else "")
+            if not problems:
+                return head
+            # warnings do not stop a reload; a count and the first few keep the reply one message long
+            first = "\n".join(f"<code>{escape(p)}</code>" for p in problems[:WARNINGS_SHOWN])
+            return (f"{head}\n\n{len(problems)} warning{'s' * (len(problems) != 1)} "
+                    f"(run <code>python -m bot check</code> to see all):\n{first}")
         return f"Not reloaded: the intent files have problems. The previous version keeps serving.\n\n{shown}"
 
     async def reload_from_watch(self) -> bool:
         """A reload after files changed on disk; problems are logged (they name files, not people)."""
         ok, problems, count = await self._load_and_swap()
-        for problem in problems:
-            log.warning("intents: %s", problem)
         if ok:
+            if problems:  # warnings only: a count, so a routine reload is one log line, not hundreds
+                log.info("intents: %d warnings (python -m bot check lists them)", len(problems))
             log.info("intents reloaded after a change on disk: %d intents", count)
         else:
+            for problem in problems:
+                log.warning("intents: %s", problem)
             log.error("intent files changed but have problems: still serving the previous version")
         return ok
 
