@@ -26,6 +26,7 @@ from bot.text import Speller, normalise, sentences
 
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
 NEAR = 3  # words between a hit and a "now" marker for the marker to count
+MAX_BACKGROUND = 4000  # background negatives the learned part trains on, at most
 _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
 
 
@@ -140,7 +141,10 @@ class Detector:
             return r
         # A question the rules already answer as danger ("he is outside, what do i do") is no
         # negative: the learned part must not be taught that it is safe.
-        quiet = tuple(t for t in background if self._rule_fires(r, t) is None)
+        # A big catalog's questions are sampled evenly: the model needs their shape, not every one, and
+        # training time must not grow with the catalog.
+        step = -(-len(background) // MAX_BACKGROUND)
+        quiet = tuple(t for t in background[::step] if self._rule_fires(r, t) is None)
         model = _train(esc.examples, (*esc.negative_examples, *quiet))
         return _Rules(esc, r.phrases, r.threats, r.patterns, model, r.silent, r.past, r.reported, r.present)
 
@@ -205,8 +209,13 @@ class Detector:
         for words, evidence in zip(split, r.model.score(split), strict=True):
             if not evidence.fires or (best is not None and evidence.score <= best.score):
                 continue
-            # the whole sentence is the hit: a "now" anywhere in it keeps a past-framed sentence
-            if r.past.find(words) is None or r.present.find(words) is not None:
+            # Framed in the past or as a habit; for an escalation without threats, reported_markers
+            # frame its learned part too ("he said i am going to die" is his threat, not her thought),
+            # while an escalation with threats keeps them for its threats. A "now" anywhere in the
+            # sentence keeps it.
+            framed = r.past.find(words) is not None or (
+                not r.threats.by_first and r.reported.find(words) is not None)
+            if not framed or r.present.find(words) is not None:
                 best = evidence
         return best
 
