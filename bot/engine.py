@@ -184,7 +184,10 @@ class Engine:
         match = snap.matcher.match(query)
         lines.extend(explain(match))
         intent = match.intent
-        if escalated and intent is not None and not self._relevant(snap, match):
+        # A rule's hit names the danger, and a card must then be clearly about the message; the learned
+        # part is the less precise one, and when it fires on a question the answer still follows.
+        ruled = any(h.evidence is None for h in hits)
+        if ruled and intent is not None and not self._relevant(snap, match):
             lines.append(f"after the escalation, {intent} is not confident enough to follow it")
             intent = None
         if not escalated and remembered is not None:

@@ -92,19 +92,34 @@ class EscalationModel:
 
     def score(self, sentences: Sequence[Sequence[str]]) -> list[Evidence]:
         """Evidence for each sentence (normalised word lists); one with no known feature scores -inf."""
-        n_feats, n = len(self.is_word), len(sentences)
+        owner, feats, vals = self._weigh(sentences)
+        n = len(sentences)
+        total = np.bincount(owner, weights=vals * self.weights[feats], minlength=n) + self.bias
+        has = np.bincount(owner, minlength=n) > 0
+        # the nearest example only explains a hit, so it is looked up for firing sentences alone
+        fired = [i for i in range(n) if has[i] and total[i] >= self.threshold]
+        nearest = dict(zip(fired, self._nearest([sentences[i] for i in fired]), strict=True)) if fired else {}
+        return [Evidence(float(total[i]) if has[i] else -math.inf, self.threshold, nearest.get(i, ""))
+                for i in range(n)]
+
+    def _weigh(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(owner, feature, TF-IDF weight) of the sentences' known features, scaled like the training rows."""
+        n_feats = len(self.is_word)
         owner, feats = _flatten([self.features.of(words) for words in sentences])
         keys, tf = np.unique(owner * n_feats + feats, return_counts=True)
         owner, feats = keys // n_feats, keys % n_feats
-        vals = scale_rows(owner, feats, (1.0 + np.log(tf)) * self.idf[feats], n, self.is_word, WORD_WEIGHT)
-        total = np.bincount(owner, weights=vals * self.weights[feats], minlength=n) + self.bias
-        has = np.bincount(owner, minlength=n) > 0
+        vals = scale_rows(owner, feats, (1.0 + np.log(tf)) * self.idf[feats], len(sentences), self.is_word,
+                          WORD_WEIGHT)
+        return owner, feats, vals
+
+    def _nearest(self, sentences: Sequence[Sequence[str]]) -> list[str]:
+        """The example nearest each sentence, by cosine over word features."""
+        if not self.n_examples:
+            return ["" for _ in sentences]
+        owner, feats, vals = self._weigh(sentences)
         word = self.is_word[feats]
-        sims = self.index.dot(Batch(n, owner[word], feats[word], vals[word] / math.sqrt(WORD_WEIGHT)))
-        nearest = sims[:, : self.n_examples].argmax(axis=1) if self.n_examples else np.zeros(n, dtype=np.int64)
-        return [Evidence(float(total[i]) if has[i] else -math.inf, self.threshold,
-                         self.example_text[int(nearest[i])] if self.n_examples else "")
-                for i in range(n)]
+        sims = self.index.dot(Batch(len(sentences), owner[word], feats[word], vals[word] / math.sqrt(WORD_WEIGHT)))
+        return [self.example_text[int(i)] for i in sims[:, : self.n_examples].argmax(axis=1)]
 
 
 def _flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
