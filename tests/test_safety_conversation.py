@@ -156,3 +156,39 @@ def test_accented_letters_are_not_taken_for_look_alikes() -> None:
 
     assert fold_confusables("café, tŷ, naïve") == "café, tŷ, naïve"
     assert fold_confusables("һеllо") == "hello"
+
+
+def _learned_only_catalog() -> Catalog:
+    from bot.model import Escalation, Intent, MatcherSettings
+
+    danger = Escalation(
+        "emergency", "Emergency", "Call 999 now.",
+        examples=("the bridge is shaking and about to fall", "the bridge is cracking under us",
+                  "water is coming over the bridge right now", "the old bridge is collapsing"),
+        negative_examples=("how old is the bridge", "when was the bridge built", "is the bridge open today",
+                           "what is the toll on the bridge", "who painted the bridge"),
+    )
+    intents = (
+        Intent("safety", "Safety", ("is the bridge safe to cross when it is shaking",
+                                    "is it safe on the bridge in a storm"), "Safety card."),
+        Intent("history", "History", ("how old is the bridge", "who built the bridge"), "History card."),
+    )
+    # a threshold of 40 puts the bar for a card after a rule's hit (2.5 x 40) out of reach
+    return Catalog(intents=intents, escalations=(danger,), settings=MatcherSettings(threshold=40.0))
+
+
+def test_the_learned_part_fires_on_wording_its_examples_never_used() -> None:
+    from bot.safety import Detector
+
+    catalog = _learned_only_catalog()
+    detector = Detector.for_catalog(catalog)
+    [hit] = detector.detect("help the bridge is cracking and shaking")
+    assert hit.evidence is not None and hit.evidence.fires and "bridge" in hit.evidence.nearest
+    assert detector.detect("who built the bridge and when") == ()
+
+
+def test_after_a_learned_hit_a_confident_card_still_follows() -> None:
+    engine = Engine(_learned_only_catalog())
+    out = engine.respond(Incoming(text="the bridge is shaking and cracking right now. is it safe to cross when it is shaking"))
+    assert out.escalations == ("emergency",) and out.intent == "safety"
+    assert [r.kind for r in out.replies] == ["escalation", "intent"]
