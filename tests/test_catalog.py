@@ -175,7 +175,7 @@ BROKEN = {
             closed_text: closed
         responses:
           fallbak: {answer: x}  #! E unknown response 'fallbak' (did you mean 'fallback'?)
-          did_you_mean: {answer: "{emergency_number} {helpline_number}", extra: 1}  #! E unknown key 'extra' in responses.did_you_mean
+          did_you_mean: {answer: "999 0808 802 0300", extra: 1}  #! E unknown key 'extra' in responses.did_you_mean
           none_of_these: "Call {emergency_number} or the helpline."  #! E must give {helpline_number}
         settings:
           threshold: high  #! E threshold must be a number from 0 to 100

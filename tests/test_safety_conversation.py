@@ -189,6 +189,7 @@ def test_the_learned_part_fires_on_wording_its_examples_never_used() -> None:
 
 def test_after_a_learned_hit_a_confident_card_still_follows() -> None:
     engine = Engine(_learned_only_catalog())
-    out = engine.respond(Incoming(text="the bridge is shaking and cracking right now. is it safe to cross when it is shaking"))
+    text = "the bridge is shaking and cracking right now. is it safe to cross when it is shaking"
+    out = engine.respond(Incoming(text=text))
     assert out.escalations == ("emergency",) and out.intent == "safety"
     assert [r.kind for r in out.replies] == ["escalation", "intent"]
