@@ -80,13 +80,14 @@ def safety_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
             if fired:
                 message = f"not_test {phrase!r} fires {esc.id!r} ({fired[0].describe()}): narrow that rule"
                 out.append(Problem(result.source(owner, "not_tests", i), message))
-        # The learned part saw these lines, so each one that still misfires is a contradiction:
-        # a rule or its framing overrides it, or the two lists say opposite things.
+        # The learned part saw these lines, so each one that still misfires points at a contradiction:
+        # a past_marker sets it aside, or the negatives say the opposite. They are training data, not
+        # promises (tests are), so a warning: an admin's big catalog must not stop the bot serving.
         for i, phrase in enumerate(esc.examples):
             if not any(h.escalation == esc.id for h in detector.detect(phrase)):
                 message = (f"example {phrase!r} does not fire {esc.id!r}: a past_marker sets it aside, or "
                            "negative_examples say the opposite")
-                out.append(Problem(result.source(owner, "examples", i), message))
+                out.append(Problem(result.source(owner, "examples", i), message, "warning"))
         for i, phrase in enumerate(esc.negative_examples):
             fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
             if fired:

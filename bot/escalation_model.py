@@ -64,9 +64,12 @@ class EscalationModel:
     """A binary scorer trained at load on one escalation's examples and negatives."""
 
     def __init__(self, examples: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]],
-                 example_text: Sequence[str], recall: float | None = None) -> None:
-        """``examples`` and ``negatives`` are normalised word lists; ``example_text`` names each example."""
-        texts = [*examples, *negatives]
+                 example_text: Sequence[str], background: Sequence[Sequence[str]] = (),
+                 recall: float | None = None) -> None:
+        """Normalised word lists: ``examples`` must fire; ``negatives`` (the escalation's own) and
+        ``background`` (the catalog's questions, everyday messages) must not. ``example_text`` names
+        each example for --explain."""
+        texts = [*examples, *negatives, *background]
         self.example_text = list(example_text)
         self.n_examples = len(examples)
         self.features = Features()
@@ -82,10 +85,11 @@ class EscalationModel:
         data = _Rows(rows, cols, vals, len(texts))
         y = np.zeros(len(texts))
         y[: self.n_examples] = 1.0
-        self.weights, self.bias = _fit(data, y, n_feats, STEPS)
+        sample = _sample_weights(len(examples), len(negatives), len(background))
+        self.weights, self.bias = _fit(data, y, sample, n_feats, STEPS)
         word = self.is_word[cols]
         self.index = Index(rows[word], cols[word], vals[word] / math.sqrt(WORD_WEIGHT), len(texts), n_feats)
-        self.out_of_fold = _out_of_fold(data, y, n_feats)
+        self.out_of_fold = _out_of_fold(data, y, sample, n_feats)
         ranked = np.sort(self.out_of_fold[: self.n_examples])
         recall = RECALL if recall is None else recall
         self.threshold = float(ranked[int(math.floor((1.0 - recall) * len(ranked)))]) if len(ranked) else math.inf
@@ -129,11 +133,18 @@ def _flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(lengths.sum()))
 
 
-def _fit(data: _Rows, y: np.ndarray, n_feats: int, steps: int) -> tuple[np.ndarray, float]:
-    """Logistic regression weights and bias by full-batch Adam; each class weighs half of the loss."""
+def _sample_weights(n_examples: int, n_negatives: int, n_background: int) -> np.ndarray:
+    """Each text's share of the loss: examples half, the escalation's negatives and the background a
+    quarter each, however long each list is, so a big catalog's thousands of questions cannot
+    outweigh the hand-written near misses (nor move the threshold)."""
+    shares = (0.5, 0.25 if n_background else 0.5, 0.25 if n_negatives else 0.5)
+    sizes = (n_examples, n_negatives, n_background)
+    return np.concatenate([np.full(n, share / max(n, 1)) for share, n in zip(shares, sizes, strict=True)])
+
+
+def _fit(data: _Rows, y: np.ndarray, sample: np.ndarray, n_feats: int, steps: int) -> tuple[np.ndarray, float]:
+    """Logistic regression weights and bias by full-batch Adam, each text weighed by ``sample``."""
     rows, cols, vals = data.rows, data.cols, data.vals
-    positives = max(float(y.sum()), 1.0)
-    sample = np.where(y == 1.0, 0.5 / positives, 0.5 / max(len(y) - positives, 1.0))
     theta = np.zeros(n_feats + 1)  # the last one is the bias
     m, v = np.zeros_like(theta), np.zeros_like(theta)
     grad = np.empty_like(theta)
@@ -148,7 +159,7 @@ def _fit(data: _Rows, y: np.ndarray, n_feats: int, steps: int) -> tuple[np.ndarr
     return theta[:-1], float(theta[-1])
 
 
-def _out_of_fold(data: _Rows, y: np.ndarray, n_feats: int) -> np.ndarray:
+def _out_of_fold(data: _Rows, y: np.ndarray, sample: np.ndarray, n_feats: int) -> np.ndarray:
     """Each training text's score from a model trained on the other folds."""
     fold = np.random.default_rng(SEED).integers(0, FOLDS, data.n)
     out = np.zeros(data.n)
@@ -158,7 +169,7 @@ def _out_of_fold(data: _Rows, y: np.ndarray, n_feats: int) -> np.ndarray:
         renumber = np.full(data.n, -1, dtype=np.int64)
         renumber[keep] = np.arange(len(keep))
         part = _Rows(renumber[data.rows[train]], data.cols[train], data.vals[train], len(keep))
-        weights, bias = _fit(part, y[keep], n_feats, FOLD_STEPS)
+        weights, bias = _fit(part, y[keep], sample[keep] * (data.n / len(keep)), n_feats, FOLD_STEPS)
         scored = np.bincount(data.rows, weights=data.vals * weights[data.cols], minlength=data.n) + bias
         out[fold == k] = scored[fold == k]
     return out

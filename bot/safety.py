@@ -90,10 +90,10 @@ class _Rules:
 
 
 @lru_cache(maxsize=4)
-def _train(examples: tuple[str, ...], negatives: tuple[str, ...]) -> EscalationModel:
+def _train(examples: tuple[str, ...], negatives: tuple[str, ...], background: tuple[str, ...]) -> EscalationModel:
     """The learned part for these texts; a reload that leaves them unchanged reuses the trained model."""
     return EscalationModel([normalise(t).split() for t in examples], [normalise(t).split() for t in negatives],
-                           examples)
+                           examples, [normalise(t).split() for t in background])
 
 
 class Detector:
@@ -143,9 +143,9 @@ class Detector:
         # negative: the learned part must not be taught that it is safe.
         # A big catalog's questions are sampled evenly: the model needs their shape, not every one, and
         # training time must not grow with the catalog.
-        step = -(-len(background) // MAX_BACKGROUND)
+        step = max(1, -(-len(background) // MAX_BACKGROUND))
         quiet = tuple(t for t in background[::step] if self._rule_fires(r, t) is None)
-        model = _train(esc.examples, (*esc.negative_examples, *quiet))
+        model = _train(esc.examples, esc.negative_examples, quiet)
         return _Rules(esc, r.phrases, r.threats, r.patterns, model, r.silent, r.past, r.reported, r.present)
 
     def _correct(self, word: str) -> str:
