@@ -24,7 +24,7 @@ from bot.channels.console import render
 from bot.engine import NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
 from bot.matcher import MAX_WORDS
-from bot.messages import KEEP, ERASE, INTENT_PREFIX, NONE_OF_THESE, Incoming, Outcome, ReplyButton
+from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, ReplyButton
 
 ROOT = Path(__file__).resolve().parents[1]
 # A fixed moment, so opening-hours lines render the same in every reply and in the reference set.
