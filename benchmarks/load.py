@@ -541,7 +541,7 @@ async def reload_emergency(intents: int, per_intent: int, webhook: bool = False,
     """/reload of a big catalog from an admin; while it runs, an emergency from someone new every ``every`` s.
 
     A reload goes through phases (parsing, the matcher, training the learned parts, comparing examples),
-    each of which could hold the event loop differently, so emergencies come all through it, not once.
+    each of which could keep the event loop from the GIL differently, so emergencies come all through it.
     """
     async with served_bot(webhook=webhook, intents=True) as (fake, bot, load):
         examples = await asyncio.to_thread(add_generated, bot.folder / "intents", intents, per_intent)
