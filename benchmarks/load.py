@@ -21,6 +21,9 @@ Scenarios (``--scenario NAME``; default all):
 - flood-kill9: SIGKILL while a flood-limited backlog drains. Behind a backlog the bot confirms updates
   before answering them (so an emergency behind them is seen), so a kill cuts some off for good: after
   the restart those people get "please send your last message again" (with 999) instead of silence.
+- reload: an admin's /reload of a 30,000-example catalog (the default intents plus generated ones),
+  and while it runs an emergency from someone new every 2 s: how soon each one's 999 line arrives,
+  beside how long the reload took, and how many were answered while the reload still ran.
 
 What "exactly once" can mean here: a 500, a 429, a connection dropped before the request reached
 Telegram and a timeout in which Telegram did nothing are safe to retry, and the bot does. A timeout or
@@ -29,6 +32,7 @@ a drop *after* Telegram carried out a send cannot be told apart from one before 
 than a lost one. The "lost-answer" row counts those duplicates honestly.
 
     .venv/bin/python benchmarks/load.py [--scenario NAME] [--mode polling|webhook] [--quick]
+    .venv/bin/python benchmarks/load.py --write-catalog DIR    # the reload scenario's catalog, for check
 """
 
 from __future__ import annotations
@@ -36,7 +40,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
+import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,7 +52,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +65,7 @@ from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 EMERGENCY = "he is outside my house right now"
 WEBHOOK_SECRET = "load-test-secret"
+ADMIN = 4242
 assert EMERGENCY in TEXTS
 
 
@@ -122,10 +130,65 @@ def rss_kib(pid: int, field_name: str = "VmRSS") -> int:
     return 0
 
 
+# Neutral words only: a generated example must not read like danger, or check would (rightly) object.
+_ADJ = ("blue green yellow purple early weekly monthly annual wooden paper plastic woollen spare second "
+        "digital local public large small copper")
+_NOUN = ("garden library bicycle kettle parcel ticket recipe ladder blanket pillow window curtain carpet bucket "
+         "lantern mirror teapot bench fence hedge lawn basket pencil notebook calendar stamp envelope umbrella "
+         "jacket scarf glove boot sock button zipper battery charger cable printer keyboard monitor speaker "
+         "radio camera album poster puzzle marble kite sandal towel sponge")
+_VERB = ("borrow renew paint repair clean order swap measure wrap label fold sort polish weigh photograph "
+         "describe price donate store recycle")
+_EXTRA = ("opening hours", "delivery charge", "colour options", "size chart", "spare parts", "warranty card",
+          "discount code", "gift wrapping", "price list", "stock level")
+INTENTS_PER_FILE = 50  # check caps its problems per file at 200, and each generated intent has a warning
+
+
+def add_generated(folder: Path, intents: int, per_intent: int, seed: int = 15) -> int:
+    """Write ``intents`` generated intents of ``per_intent`` distinct examples each into ``folder``.
+
+    The folder holds a copy of the default intents, escalations included, so the big catalog has the
+    same safety rules as the real one. Returns the number of examples written.
+    """
+    rng = random.Random(seed)
+    nouns, verbs, adjectives = _NOUN.split(), _VERB.split(), _ADJ.split()
+    # unordered pairs: two intents never share their two topic words, so no example is in both
+    topics = [(a, b) for i, a in enumerate(nouns) for b in nouns[i + 1 :]]
+    rng.shuffle(topics)
+    assert intents <= len(topics)
+    seen: set[frozenset[str]] = set()
+    for first in range(0, intents, INTENTS_PER_FILE):
+        lines = ["intents:"]
+        for n in range(first, min(first + INTENTS_PER_FILE, intents)):
+            a, b = topics[n]
+            lines += [f"  - id: generated_{n:04d}", f"    title: {a} and {b}",
+                      f"    answer: About the {a} and the {b}.", "    examples:"]
+            made = 0
+            while made < per_intent:
+                words = [rng.choice(verbs), rng.choice(adjectives), a, b, rng.choice(_EXTRA)]
+                # the same words in another order read as the same question to check (and to people)
+                if (key := frozenset(words)) in seen:
+                    continue
+                seen.add(key)
+                rng.shuffle(words)
+                lines.append(f"      - {' '.join(words)}")
+                made += 1
+        (folder / f"generated_{first // INTENTS_PER_FILE:02d}.yaml").write_text("\n".join(lines) + "\n", "utf-8")
+    return len(seen)
+
+
 class Bot:
     """The bot as a subprocess pointed at the fake."""
 
-    def __init__(self, fake: FakeTelegram, folder: Path, per_second: float = 0.0, webhook: bool = False) -> None:
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        folder: Path,
+        per_second: float = 0.0,
+        webhook: bool = False,
+        intents: Path | None = None,
+        admins: tuple[int, ...] = (),
+    ) -> None:
         self.fake = fake
         self.folder = folder
         self.per_second = per_second
@@ -136,10 +199,12 @@ class Bot:
             if webhook
             else ""
         )
+        # An edited folder reloads only on /reload: the watcher would start a reload of its own first.
+        watch = f"intents_dir: {intents}\nwatch_intents: false\n" if intents else f"intents_dir: {REPO / 'intents'}\n"
         self.config = folder / "config.yaml"
         self.config.write_text(
-            f"telegram:\n  base_url: {fake.base_url}\n{mode}"
-            f"intents_dir: {REPO / 'intents'}\n"
+            f"telegram:\n  base_url: {fake.base_url}\n  admins: {list(admins)}\n{mode}"
+            f"{watch}"
             f"storage:\n  path: {folder / 'bot.sqlite3'}\n"
             "log_level: ERROR\n",
             encoding="utf-8",
@@ -278,12 +343,22 @@ def plan_for(chats: int, per_chat: int, first: int = 1) -> dict[int, list[str]]:
 
 
 @asynccontextmanager
-async def served_bot(per_second: float = 0.0, webhook: bool = False) -> AsyncIterator[tuple[FakeTelegram, Bot, Load]]:
-    """A fake Bot API and the bot process serving it; both stopped, and their folder removed, after."""
+async def served_bot(
+    per_second: float = 0.0, webhook: bool = False, intents: bool = False
+) -> AsyncIterator[tuple[FakeTelegram, Bot, Load]]:
+    """A fake Bot API and the bot process serving it; both stopped, and their folder removed, after.
+
+    With ``intents`` the bot serves a copy of the default intents in ``bot.folder / "intents"``, which
+    the scenario may change and reload (ADMIN may use /reload).
+    """
     fake = FakeTelegram()
     await fake.start()
     with tempfile.TemporaryDirectory() as folder:
-        bot = Bot(fake, Path(folder), per_second, webhook)
+        copy = None
+        if intents:
+            copy = Path(folder) / "intents"
+            shutil.copytree(REPO / "intents", copy)
+        bot = Bot(fake, Path(folder), per_second, webhook, copy, (ADMIN,) if intents else ())
         try:
             load = Load(fake, answers(bot.config, TEXTS))
             await bot.start()
@@ -462,6 +537,44 @@ async def flood_kill9(backlog: int, at: float = 0.3, webhook: bool = False) -> R
         return row
 
 
+async def reload_emergency(intents: int, per_intent: int, webhook: bool = False, every: float = 2.0) -> Row:
+    """/reload of a big catalog from an admin; while it runs, an emergency from someone new every ``every`` s.
+
+    A reload goes through phases (parsing, the matcher, training the learned parts, comparing examples),
+    each of which could keep the event loop from the GIL differently, so emergencies come all through it.
+    """
+    async with served_bot(webhook=webhook, intents=True) as (fake, bot, load):
+        examples = await asyncio.to_thread(add_generated, bot.folder / "intents", intents, per_intent)
+        admin_sends: list[float] = []
+        fake.on_send = lambda chat, at: (admin_sends if chat == ADMIN else load.sends.setdefault(chat, [])).append(at)
+        started = time.perf_counter()
+        fake.message(ADMIN, "/reload")
+        await asyncio.sleep(1.0)  # the bot has taken /reload and is inside the load
+        plan: dict[int, list[str]] = {}
+        while not admin_sends and time.perf_counter() - started < 600:
+            chat = ADMIN + 1 + len(plan)
+            plan[chat] = [EMERGENCY]
+            load.send(chat, EMERGENCY)
+            with suppress(AssertionError):  # still reloading after `every` seconds: the next emergency
+                await fake.wait_until(lambda: bool(admin_sends), every)
+        finished = admin_sends[0] if admin_sends else math.inf
+        ok = await load.settle(plan, 30) and bool(admin_sends)
+        lost, dup = tally(fake, plan, load.want)
+        first = {c: load.sends[c][0] for c in plan if load.sends.get(c)}
+        latencies = [at - load.queued[c][0] for c, at in first.items()]
+        during = sum(at < finished for at in first.values())
+        escalation_first = all(fake.texts(c)[:1] == load.want[EMERGENCY][:1] for c in plan)
+        verdict = fake.texts(ADMIN)[0].split(".", 1)[0] if admin_sends else "none"  # "Reloaded: N intents..."
+        row = Row("reload", len(plan), finished - started, latencies, lost, dup, bot.error_lines())
+        row.notes = (
+            f"/reload of the default + {examples:,} generated examples took {finished - started:.1f}s; "
+            f"{len(plan)} emergencies, one every {every:.0f}s from someone new, {during} answered while it still "
+            f"ran; 999 line first in each chat: {escalation_first and '999' in load.want[EMERGENCY][0]}; "
+            f"reload answer: {verdict}" + ("" if ok else "; TIMED OUT")
+        )
+        return row
+
+
 async def main_async(args: argparse.Namespace) -> int:
     q = args.quick
     hook = args.mode == "webhook"
@@ -477,6 +590,7 @@ async def main_async(args: argparse.Namespace) -> int:
         ),
         "kill9": lambda: kill9(50 if q else 300, 3 if q else 5, webhook=hook),
         "flood-kill9": lambda: flood_kill9(150 if q else 1000, webhook=hook),
+        "reload": lambda: reload_emergency(50 if q else 300, 100, hook),
     }
     chosen = list(scenarios) if args.scenario == "all" else [args.scenario]
     if args.scenario == "faults":
@@ -495,14 +609,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--scenario",
         default="all",
-        choices=["all", "burst", "sustained", "flood", "faults", "lost-answer", "kill9", "flood-kill9"],
+        choices=["all", "burst", "sustained", "flood", "faults", "lost-answer", "kill9", "flood-kill9", "reload"],
     )
     parser.add_argument("--rate", type=float, default=50.0, help="sustained: messages a second")
     parser.add_argument("--mode", choices=["polling", "webhook"], default="polling", help="how the bot is served")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not a result)")
+    parser.add_argument("--write-catalog", type=Path, metavar="DIR", help="write the reload scenario's catalog, exit")
     # A killed bot leaves half-read requests behind: the fake's server would log each with a traceback.
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     args = parser.parse_args(argv)
+    if args.write_catalog:
+        shutil.copytree(REPO / "intents", args.write_catalog)
+        print(f"{add_generated(args.write_catalog, 300, 100):,} generated examples in {args.write_catalog}")
+        return 0
     return asyncio.run(main_async(args))
 
 

@@ -182,7 +182,7 @@ BROKEN = {
           max_suggestions: 20  #! E max_suggestions must be a whole number from 1 to 8
           unknown_words: -1  #! E unknown_words must be a number from 0 (off) to 10
         out_of_scope: [fine, [nested]]  #! E out_of_scope: expected a phrase, found a list
-    """,
+    """,  # noqa: E501  (a planted problem and its expected message must share a line)
     ".hidden/ignored.yaml": "intents: [[[",
     "notes.txt": "not yaml at all: [",
 }

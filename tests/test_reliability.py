@@ -5,16 +5,17 @@ a Bot API client can know. The full-size runs with figures are in benchmarks/loa
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from benchmarks.load import TEXTS, Bot, Load, answers, plan_for, tally
+from benchmarks.load import ADMIN, TEXTS, Bot, Load, add_generated, answers, plan_for, tally
 from bot.channels.telegram import make_poller
 from bot.channels.telegram_poll import AnsweredLog
-from tests.conftest import Running, make_config
+from tests.conftest import INTENTS, Running, make_config
 from tests.fake_telegram import FakeTelegram, Fault
 from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected, plain
 
@@ -120,6 +121,29 @@ async def test_an_emergency_overtakes_a_flood_limited_backlog(fake: FakeTelegram
         plan = {**backlog, urgent: [EMERGENCY]}
         assert await load.settle(plan, 30)
         assert tally(fake, plan, load.want) == (0, 0)
+    finally:
+        await running.stop()
+
+
+async def test_an_emergency_is_answered_while_a_big_catalog_reloads(fake: FakeTelegram, tmp_path: Path) -> None:
+    folder = tmp_path / "intents"
+    shutil.copytree(INTENTS, folder)
+    running = Running(fake, make_config(fake, tmp_path, telegram={"admins": (ADMIN,)}, intents_dir=folder))
+    await running.start()
+    try:
+        want = expected(running, EMERGENCY)
+        add_generated(folder, 50, 100)  # 5,000 examples more: a reload of several seconds
+        reloading = running.channel.admin._reloading
+        fake.message(ADMIN, "/reload")
+        await fake.wait_until(reloading.locked, 10)
+        urgent = ADMIN + 1
+        fake.message(urgent, EMERGENCY)
+        await fake.wait_until(lambda: bool(fake.texts(urgent)) or bool(fake.texts(ADMIN)), 60)
+        assert fake.texts(urgent)[:1] == want[:1] and "999" in want[0]
+        assert reloading.locked() and fake.texts(ADMIN) == []  # the reload was still running
+        await fake.wait_until(lambda: bool(fake.texts(ADMIN)), 60)
+        assert fake.texts(ADMIN)[0].startswith(("Reloaded", "Not reloaded"))
+        assert fake.texts(urgent) == want
     finally:
         await running.stop()
 
