@@ -142,7 +142,7 @@ async def test_an_emergency_is_answered_while_a_big_catalog_reloads(fake: FakeTe
         assert fake.texts(urgent)[:1] == want[:1] and "999" in want[0]
         assert reloading.locked() and fake.texts(ADMIN) == []  # the reload was still running
         await fake.wait_until(lambda: bool(fake.texts(ADMIN)), 60)
-        assert fake.texts(ADMIN)[0].startswith(("Reloaded", "Not reloaded"))
+        assert fake.texts(ADMIN)[0].startswith("Reloaded")
         assert fake.texts(urgent) == want
     finally:
         await running.stop()
