@@ -157,10 +157,14 @@ class Engine:
         return replace(outcome, replies=(*outcome.replies[:at], notice, *outcome.replies[at:]))
 
     def _answer_text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
-        hits = snap.detector.detect(text)
+        command = _command(text)
+        # A known command's name is not the person's words ("/help" is the menu, not a cry for help);
+        # whatever they typed after it is checked like any message.
+        words = command[1] if command is not None and command[0] in COMMANDS else text
+        hits = snap.detector.detect(words)
         escalated = tuple(h.escalation for h in hits)
         # someone who says they cannot talk gets the silent route as the escalation's answer
-        replies = [self._escalation_reply(snap, h.escalation, now, silent=snap.detector.silent(h.escalation, text))
+        replies = [self._escalation_reply(snap, h.escalation, now, silent=snap.detector.silent(h.escalation, words))
                    for h in hits]
         lines = [f"escalation: {h.escalation} ({h.describe()})" for h in hits] or ["escalation: none"]
         remembered = self.conversations.danger(chat)
@@ -169,7 +173,6 @@ class Engine:
         elif remembered is not None:
             lines.append(f"danger remembered in this chat: {remembered}")
 
-        command = _command(text)
         if command is not None and command[0] in COMMANDS:
             name = command[0]
             target = COMMANDS[name]

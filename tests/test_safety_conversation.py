@@ -193,3 +193,13 @@ def test_after_a_learned_hit_a_confident_card_still_follows() -> None:
     out = engine.respond(Incoming(text=text))
     assert out.escalations == ("emergency",) and out.intent == "safety"
     assert [r.kind for r in out.replies] == ["escalation", "intent"]
+
+
+@pytest.mark.parametrize("text", ["help", "quick", "hurry", "send help", "911", "omg help please"])
+def test_a_lone_word_of_alarm_gets_the_999_prompt(engine: Engine, text: str) -> None:
+    assert first(engine.respond(Incoming(text=text))) == ("escalation", "emergency")
+
+
+def test_a_command_name_is_not_a_cry_for_help(engine: Engine) -> None:
+    assert engine.respond(Incoming(text="/help")).escalations == ()
+    assert engine.respond(Incoming(text="/help he is outside my house")).escalations == ("emergency",)
