@@ -119,7 +119,12 @@ class Config:
             hours = minutes // 60
             unit = "hour" if hours == 1 else "hours"
             sentence = f"Conversations are erased automatically after {hours} {unit} without messages."
-        return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage()}
+        minutes = self.conversation.danger_minutes
+        memory = (f"If a message sounds like an emergency or a crisis, the bot remembers that (not your words) "
+                  f"for {minutes} minutes, in memory only, so that what you send next is answered in that light; "
+                  "/erase forgets it.")
+        return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage(),
+                "conversation_memory": memory}
 
     def _message_storage(self) -> str:
         """What /privacy says is kept of what people write: true for privacy.log_unmatched either way."""

@@ -203,3 +203,11 @@ def test_a_lone_word_of_alarm_gets_the_999_prompt(engine: Engine, text: str) -> 
 def test_a_command_name_is_not_a_cry_for_help(engine: Engine) -> None:
     assert engine.respond(Incoming(text="/help")).escalations == ()
     assert engine.respond(Incoming(text="/help he is outside my house")).escalations == ("emergency",)
+
+
+def test_privacy_says_how_long_danger_is_remembered_for_the_settings_in_force(catalog: Catalog) -> None:
+    from bot.config import Config, ConversationConfig
+
+    config = Config(conversation=ConversationConfig(danger_minutes=45, quiet_minutes=60))
+    html = Engine(catalog, config.placeholders()).respond(Incoming(text="/privacy")).replies[-1].html
+    assert "for 45 minutes, in memory only" in html
