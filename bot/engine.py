@@ -19,6 +19,7 @@ from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Ou
 from bot.model import Button, Catalog
 from bot.placeholders import fill, values
 from bot.safety import Detector
+from bot.text import fold
 
 # Commands Telegram's menu shows, and what each one answers.
 COMMANDS: Mapping[str, str] = {
@@ -94,7 +95,7 @@ def conversations(config: Config) -> Conversations:
 
 def _command(text: str) -> tuple[str, str] | None:
     """('start', 'payload') for '/start@bot payload'; None when the text is not a command."""
-    stripped = text.strip()
+    stripped = fold(text).strip()  # an invisible character before the slash still leaves a command
     if not stripped.startswith("/") or len(stripped) < 2:
         return None
     head, _, rest = stripped[1:].partition(" ")
