@@ -18,6 +18,7 @@ never saw it), so it says how the model does on wording it has not seen, not on 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -96,15 +97,33 @@ class EscalationModel:
 
     def score(self, sentences: Sequence[Sequence[str]]) -> list[Evidence]:
         """Evidence for each sentence (normalised word lists); one with no known feature scores -inf."""
-        owner, feats, vals = self._weigh(sentences)
-        n = len(sentences)
-        total = np.bincount(owner, weights=vals * self.weights[feats], minlength=n) + self.bias
-        has = np.bincount(owner, minlength=n) > 0
+        totals = [self._total(words) for words in sentences]
         # the nearest example only explains a hit, so it is looked up for firing sentences alone
-        fired = [i for i in range(n) if has[i] and total[i] >= self.threshold]
+        fired = [i for i, t in enumerate(totals) if t >= self.threshold]
         nearest = dict(zip(fired, self._nearest([sentences[i] for i in fired]), strict=True)) if fired else {}
-        return [Evidence(float(total[i]) if has[i] else -math.inf, self.threshold, nearest.get(i, ""))
-                for i in range(n)]
+        return [Evidence(t, self.threshold, nearest.get(i, "")) for i, t in enumerate(totals)]
+
+    def _total(self, words: Sequence[str]) -> float:
+        """One sentence's score: ``_weigh`` and the weighted sum for a single row, without its batch overhead.
+
+        This runs on every sentence of every message, where numpy's per-call cost on a few dozen
+        features is what adds up; -inf when no feature is known.
+        """
+        counts = Counter(self.features.of(words))
+        if not counts:
+            return -math.inf
+        feats = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        w = (1.0 + np.log(tf)) * self.idf[feats]
+        word = self.is_word[feats]
+        contrib = w * self.weights[feats]
+        wn, cn = math.sqrt(float(w[word] @ w[word])), math.sqrt(float(w[~word] @ w[~word]))
+        total = self.bias
+        if wn:
+            total += math.sqrt(WORD_WEIGHT) / wn * float(contrib[word].sum())
+        if cn:
+            total += math.sqrt(1.0 - WORD_WEIGHT) / cn * float(contrib[~word].sum())
+        return total
 
     def _weigh(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(owner, feature, TF-IDF weight) of the sentences' known features, scaled like the training rows."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -82,6 +82,7 @@ class _Rules:
     phrases: _Phrases
     threats: _Phrases
     patterns: tuple[Any, ...]  # RE2 patterns (bot/patterns.py)
+    any_pattern: Any  # all of them as one alternation: most sentences match none, and one search says so
     model: EscalationModel | None
     silent: _Phrases
     past: _Phrases
@@ -110,6 +111,7 @@ class Detector:
                 phrases=_Phrases(esc.phrases),
                 threats=_Phrases(esc.threats),
                 patterns=tuple(compile_pattern(p) for p in esc.patterns),
+                any_pattern=compile_pattern("|".join(f"(?:{p})" for p in esc.patterns)) if esc.patterns else None,
                 model=None,
                 silent=_Phrases(esc.silent_phrases),
                 past=_Phrases(esc.past_markers),
@@ -146,7 +148,7 @@ class Detector:
         step = max(1, -(-len(background) // MAX_BACKGROUND))
         quiet = tuple(t for t in background[::step] if self._rule_fires(r, t) is None)
         model = _train(esc.examples, esc.negative_examples, quiet)
-        return _Rules(esc, r.phrases, r.threats, r.patterns, model, r.silent, r.past, r.reported, r.present)
+        return replace(r, model=model)
 
     def _correct(self, word: str) -> str:
         return word if word in self._known else self.speller.correct(word)
@@ -234,7 +236,7 @@ class Detector:
         for i, phrase in r.phrases.all(words):
             if happening(i, i + len(phrase), past):
                 return " ".join(phrase)
-        for rx in r.patterns:
+        for rx in r.patterns if r.any_pattern is not None and r.any_pattern.search(joined) else ():
             for m in rx.finditer(joined):
                 start = joined.count(" ", 0, m.start())
                 if happening(start, start + m.group().count(" ") + 1, past):
