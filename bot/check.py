@@ -61,13 +61,13 @@ def matcher_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
     return out
 
 
-def safety_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
+def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
     """Escalation tests must fire their escalation; not_tests must not."""
     from bot.safety import Detector
 
     catalog = result.catalog
     # the engine's detector: words the matcher knows are taken as written, not spell-corrected
-    detector = Detector.for_catalog(catalog, matcher.vocabulary())
+    detector = Detector.for_catalog(catalog, matcher.vocabulary() if matcher is not None else ())
     out: list[Problem] = []
     for esc in catalog.escalations:
         owner = f"escalation:{esc.id}"
@@ -170,17 +170,19 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
     """Every problem in a catalog: loading, matcher, safety, confusable examples and helpline dates."""
     result = analyse(directory, for_serving=serving, service=service)
     problems = list(result.problems)
-    if result.catalog.intents:
-        try:
-            from bot.matcher import Matcher
+    try:
+        from bot.matcher import Matcher
 
-            matcher = Matcher(result.catalog)
+        # escalation tests run even on a catalog with no intents: serving must never skip them
+        matcher = Matcher(result.catalog) if result.catalog.intents else None
+        if matcher is not None:
             problems.extend(matcher_problems(result, matcher))
-            problems.extend(safety_problems(result, matcher))
+        problems.extend(safety_problems(result, matcher))
+        if matcher is not None:
             problems.extend(confusable_problems(result))
-        except Exception as exc:  # a half-broken catalog must not hide the problems already found
-            message = f"the matcher checks could not run: {type(exc).__name__}: {exc}"
-            problems.append(Problem(Source(str(directory), 0, 0), message))
+    except Exception as exc:  # a half-broken catalog must not hide the problems already found
+        message = f"the matcher checks could not run: {type(exc).__name__}: {exc}"
+        problems.append(Problem(Source(str(directory), 0, 0), message))
     problems.extend(hours_problems(result, today or datetime.now(UTC).date()))
     problems.sort(key=Problem.sort_key)
     return result, problems

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from bot.config import Config
+from bot.confusables import table
 from bot.conversation import Conversations
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
@@ -84,6 +85,7 @@ class Snapshot:
 
 def build(catalog: Catalog) -> Snapshot:
     """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
+    table()  # the look-alike letters' data: missing, it fails here, not on someone's message
     matcher = Matcher(catalog)
     return Snapshot(catalog, matcher, Detector.for_catalog(catalog, known_words=matcher.vocabulary()))
 
@@ -135,6 +137,7 @@ class Engine:
     def install(self, snapshot: Snapshot) -> None:
         """Serve a snapshot made by ``build``: one assignment, so a message sees the old one or the new."""
         self._snap = snapshot
+        self._values_cache.clear()  # keyed by the snapshot's id, which a new snapshot may reuse
 
     def respond(self, incoming: Incoming) -> Outcome:
         """The replies for one message or button press, escalations first."""
@@ -180,7 +183,10 @@ class Engine:
             if target in escalated:
                 return Outcome(tuple(replies), escalated, command=name, explanation=tuple(lines))
             if snap.catalog.escalation(target) is not None:
+                # /emergency is an escalation asked for by name: it counts, and is remembered, as one
                 replies.append(self._escalation_reply(snap, target, now))
+                escalated = (*escalated, target)
+                self.conversations.update(chat, danger=target)
                 return Outcome(tuple(self._finish(replies)), escalated, command=name, explanation=tuple(lines))
             return self._intent_outcome(snap, target, replies, escalated, now, command=name, lines=lines)
 

@@ -34,6 +34,7 @@ FOLD_STEPS = 100  # steps for the out-of-fold models, which only place the thres
 FOLDS = 3
 LEARNING_RATE = 0.5
 L2 = 1e-4  # pull towards 0 on every weight
+MIN_WORDS = 4  # the learned part scores sentences of at least this many words
 SEED = 0  # folds are drawn the same way every load: a reload of the same files gives the same model
 
 
@@ -98,10 +99,11 @@ class EscalationModel:
     def score(self, sentences: Sequence[Sequence[str]]) -> list[Evidence]:
         """Evidence for each sentence (normalised word lists); one with no known feature scores -inf."""
         totals = [self._total(words) for words in sentences]
-        # the nearest example only explains a hit, so it is looked up for firing sentences alone
-        fired = [i for i, t in enumerate(totals) if t >= self.threshold]
-        nearest = dict(zip(fired, self._nearest([sentences[i] for i in fired]), strict=True)) if fired else {}
-        return [Evidence(t, self.threshold, nearest.get(i, "")) for i, t in enumerate(totals)]
+        # The nearest example only explains a hit: it is looked up for the best firing sentence alone,
+        # so a message of thousands of firing sentences costs no more than one.
+        best = max(range(len(totals)), key=totals.__getitem__, default=None)
+        nearest = "" if best is None or totals[best] < self.threshold else self._nearest([sentences[best]])[0]
+        return [Evidence(t, self.threshold, nearest if i == best else "") for i, t in enumerate(totals)]
 
     def _total(self, words: Sequence[str]) -> float:
         """One sentence's score: ``_weigh`` and the weighted sum for a single row, without its batch overhead.
@@ -109,6 +111,10 @@ class EscalationModel:
         This runs on every sentence of every message, where numpy's per-call cost on a few dozen
         features is what adds up; -inf when no feature is known.
         """
+        # Too short to read: "yes please", "he", "right" share words with every danger example. The
+        # rules answer short cries ("help", "hes here", "kms"); the learned part reads sentences.
+        if len(words) < MIN_WORDS:
+            return -math.inf
         counts = Counter(self.features.of(words))
         if not counts:
             return -math.inf
@@ -180,7 +186,11 @@ def _fit(data: _Rows, y: np.ndarray, sample: np.ndarray, n_feats: int, steps: in
 
 def _out_of_fold(data: _Rows, y: np.ndarray, sample: np.ndarray, n_feats: int) -> np.ndarray:
     """Each training text's score from a model trained on the other folds."""
-    fold = np.random.default_rng(SEED).integers(0, FOLDS, data.n)
+    # stratified: every fold holds its share of the examples, however few there are
+    rng = np.random.default_rng(SEED)
+    fold = np.empty(data.n, dtype=np.int64)
+    for members in (np.flatnonzero(y == 1.0), np.flatnonzero(y != 1.0)):
+        fold[rng.permutation(members)] = np.arange(len(members)) % FOLDS
     out = np.zeros(data.n)
     for k in range(FOLDS):
         train = fold[data.rows] != k

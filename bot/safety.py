@@ -13,6 +13,7 @@ threats) as something reported, with nothing in that sentence saying it is happe
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -21,7 +22,7 @@ from typing import Any
 
 from bot.escalation_model import EscalationModel, Evidence
 from bot.model import Catalog, Escalation
-from bot.patterns import compile_pattern
+from bot.patterns import PatternError, compile_pattern
 from bot.text import Speller, normalise, sentences
 
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
@@ -90,6 +91,39 @@ class _Rules:
     present: _Phrases
 
 
+# Words that start a new clause: a time marker frames its own clause, not the whole sentence.
+_CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "now", "because", "cos", "while", "though", "although"})
+
+
+def _clauses(words: Sequence[str], commas: Sequence[int]) -> list[int]:
+    """The clause number of each word: a new clause starts at a comma or at a joining word."""
+    starts = set(commas)
+    out, k = [], 0
+    for i, w in enumerate(words):
+        if i and (i in starts or w in _CLAUSE_WORDS):
+            k += 1
+        out.append(k)
+    return out
+
+
+def _framed_clauses(r: _Rules, words: list[str], clause: list[int]) -> set[int]:
+    """Clauses a past marker frames; for an escalation without threats, reported markers too."""
+    framed = {clause[i] for i, _ in r.past.all(words)}
+    if not r.threats.by_first:
+        framed |= {clause[i] for i, _ in r.reported.all(words)}
+    return framed
+
+
+def _joined(patterns: Sequence[str]) -> Any:
+    """All the patterns as one RE2 alternation, or None when they cannot be joined (each then runs alone)."""
+    if not patterns:
+        return None
+    try:
+        return compile_pattern("|".join(f"(?:{p})" for p in patterns))
+    except PatternError:  # e.g. an unterminated \Q...: fine alone, not inside a group
+        return None
+
+
 @lru_cache(maxsize=4)
 def _train(examples: tuple[str, ...], negatives: tuple[str, ...], background: tuple[str, ...]) -> EscalationModel:
     """The learned part for these texts; a reload that leaves them unchanged reuses the trained model."""
@@ -111,7 +145,7 @@ class Detector:
                 phrases=_Phrases(esc.phrases),
                 threats=_Phrases(esc.threats),
                 patterns=tuple(compile_pattern(p) for p in esc.patterns),
-                any_pattern=compile_pattern("|".join(f"(?:{p})" for p in esc.patterns)) if esc.patterns else None,
+                any_pattern=_joined(esc.patterns),
                 model=None,
                 silent=_Phrases(esc.silent_phrases),
                 past=_Phrases(esc.past_markers),
@@ -154,16 +188,24 @@ class Detector:
         return word if word in self._known else self.speller.correct(word)
 
     def _words(self, text: str) -> list[list[str]]:
+        return [words for words, _ in self._sentences(text)]
+
+    def _sentences(self, text: str) -> list[tuple[list[str], list[int]]]:
+        """Each sentence's corrected words, with the clause each word belongs to (see _clauses)."""
         out = []
         for sentence in sentences(text):
-            words = [self._correct(w) for w in normalise(sentence).split()]
+            words: list[str] = []
+            commas: list[int] = []
+            for part in sentence.split(","):
+                commas.append(len(words))
+                words.extend(self._correct(w) for w in normalise(part).split())
             if words:
-                out.append(words)
+                out.append((words, _clauses(words, commas)))
         return out
 
     def _rule_fires(self, r: _Rules, text: str) -> str | None:
-        for words in self._words(text):
-            rule = self._fires(r, words, " ".join(words))
+        for words, clause in self._sentences(text):
+            rule = self._fires(r, words, " ".join(words), clause)
             if rule is not None:
                 return rule
         return None
@@ -171,13 +213,14 @@ class Detector:
     def detect(self, text: str) -> tuple[Hit, ...]:
         """Every escalation the message triggers, in catalog order (emergency before crisis)."""
         found: dict[str, Hit] = {}
-        split = self._words(text)
-        for words in split:
+        parsed = self._sentences(text)
+        split = [words for words, _ in parsed]
+        for words, clause in parsed:
             joined = " ".join(words)
             for r in self.rules:
                 if r.escalation.id in found:
                     continue
-                rule = self._fires(r, words, joined)
+                rule = self._fires(r, words, joined, clause)
                 if rule is not None:
                     found[r.escalation.id] = Hit(r.escalation.id, rule)
             if len(found) == len(self.rules):
@@ -185,7 +228,7 @@ class Detector:
         for r in self.rules:
             if r.model is None or r.escalation.id in found or not split:
                 continue
-            best = self._learned(r, split)
+            best = self._learned(r, parsed)
             if best is not None:
                 found[r.escalation.id] = Hit(r.escalation.id, "learned", best)
         return tuple(found[r.escalation.id] for r in self.rules if r.escalation.id in found)
@@ -204,43 +247,54 @@ class Detector:
         return max(r.model.score(split), key=lambda e: e.score)
 
     @staticmethod
-    def _learned(r: _Rules, split: list[list[str]]) -> Evidence | None:
+    def _learned(r: _Rules, parsed: list[tuple[list[str], list[int]]]) -> Evidence | None:
         """The strongest firing sentence whose framing does not set it aside."""
         assert r.model is not None
         best: Evidence | None = None
-        for words, evidence in zip(split, r.model.score(split), strict=True):
+        for (words, clause), evidence in zip(parsed, r.model.score([w for w, _ in parsed]), strict=True):
             if not evidence.fires or (best is not None and evidence.score <= best.score):
                 continue
-            # Framed in the past or as a habit; for an escalation without threats, reported_markers
-            # frame its learned part too ("he said i am going to die" is his threat, not her thought),
-            # while an escalation with threats keeps them for its threats. A "now" anywhere in the
-            # sentence keeps it.
-            framed = r.past.find(words) is not None or (
-                not r.threats.by_first and r.reported.find(words) is not None)
+            framed = _framed_clauses(r, words, clause)
             if not framed or r.present.find(words) is not None:
                 best = evidence
+                continue
+            # Framed in the past (or, for an escalation without threats, reported): the danger may sit
+            # in a clause of its own ("he hit me yesterday and he is at my door"), so the clauses no
+            # marker frames are read alone.
+            rest = [[w for w, c in zip(words, clause, strict=True) if c == k]
+                    for k in sorted(set(clause) - framed)]
+            alone = [e for e in r.model.score(rest) if e.fires] if rest else []
+            if alone:
+                best = max(alone, key=lambda e: e.score)
         return best
 
     @staticmethod
-    def _fires(r: _Rules, words: list[str], joined: str) -> str | None:
-        past = r.past.find(words) is not None
-        reported = past or r.reported.find(words) is not None
+    def _fires(r: _Rules, words: list[str], joined: str, clause: list[int]) -> str | None:
+        # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
+        # "yesterday" is about the hitting, not the door.
+        past = {clause[i] for i, _ in r.past.all(words)}
+        reported = past | {clause[i] for i, _ in r.reported.all(words)}
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
         # outside" it is about the danger.
         now = [i for i, _ in r.present.all(words)]
 
-        def happening(start: int, end: int, framed: bool) -> bool:
+        def happening(start: int, end: int, framing: set[int]) -> bool:
+            framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
             return not framed or any(start - NEAR <= i <= end + NEAR for i in now)
 
         for i, phrase in r.phrases.all(words):
             if happening(i, i + len(phrase), past):
                 return " ".join(phrase)
-        for rx in r.patterns if r.any_pattern is not None and r.any_pattern.search(joined) else ():
-            for m in rx.finditer(joined):
-                start = joined.count(" ", 0, m.start())
-                if happening(start, start + m.group().count(" ") + 1, past):
-                    return str(rx.pattern)
+        gate = r.any_pattern
+        if r.patterns and (gate is None or gate.search(joined)):
+            # word index of each character offset, found by bisection: linear in the sentence overall
+            starts = [0, *(i + 1 for i, ch in enumerate(joined) if ch == " ")]
+            for rx in r.patterns:
+                for m in rx.finditer(joined):
+                    start = bisect_right(starts, m.start()) - 1
+                    if happening(start, start + m.group().count(" ") + 1, past):
+                        return str(rx.pattern)
         for i, threat in r.threats.all(words):
             if happening(i, i + len(threat), reported):
                 return " ".join(threat)

@@ -211,3 +211,53 @@ def test_privacy_says_how_long_danger_is_remembered_for_the_settings_in_force(ca
     config = Config(conversation=ConversationConfig(danger_minutes=45, quiet_minutes=60))
     html = Engine(catalog, config.placeholders()).respond(Incoming(text="/privacy")).replies[-1].html
     assert "for 45 minutes, in memory only" in html
+
+
+@pytest.mark.parametrize("text", [
+    "he hit me yesterday and he is outside my door",
+    "he used to hit me and he is outside",
+    "he is outside, he hurt me last time",
+])
+def test_a_time_marker_frames_its_own_clause_only(engine: Engine, text: str) -> None:
+    assert engine.respond(Incoming(text=text)).escalations[:1] == ("emergency",)
+
+
+def test_emergency_command_with_a_long_text_puts_the_999_answer_first(catalog: Catalog) -> None:
+    engine = Engine(catalog)
+    out = engine.respond(Incoming(text="/emergency " + "blah " * 450, chat=3))
+    assert out.replies[0].ref == "emergency" and "emergency" in out.escalations
+    assert engine.conversations.danger(3) == "emergency"
+
+
+def test_check_runs_escalation_tests_on_a_catalog_with_no_intents(tmp_path: Path) -> None:
+    from bot.check import load_for_serving
+
+    for name in ("safety.yaml", "responses.yaml"):
+        (tmp_path / name).write_text((ROOT / "intents" / name).read_text(encoding="utf-8"), encoding="utf-8")
+    path = tmp_path / "safety.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    tests:\n", "    tests:\n      - zzqx blorf wibble\n", 1), encoding="utf-8")
+    catalog, problems = load_for_serving(str(tmp_path))
+    assert catalog is None
+    assert any("zzqx blorf wibble" in p.message and p.is_error for p in problems)
+
+
+def test_a_pattern_that_cannot_join_the_others_still_runs_alone() -> None:
+    from bot.model import Escalation
+    from bot.safety import Detector
+
+    esc = Escalation("emergency", "E", "Call 999.", patterns=(r"\Qzzqx", r"\bhe is here\b"))
+    assert [h.escalation for h in Detector([esc]).detect("he is here")] == ["emergency"]
+    assert [h.escalation for h in Detector([esc]).detect("zzqx")] == ["emergency"]
+
+
+def test_a_tiny_example_set_still_places_the_threshold_between_its_sides() -> None:
+    from bot.model import Escalation
+    from bot.safety import Detector
+
+    esc = Escalation("emergency", "E", "Call 999.",
+                     examples=("he is at my door right now", "someone is at my door now", "a man is at my window now"),
+                     negative_examples=("he was at my door last year", "what is a stalking order",
+                                        "hello there how are you"))
+    detector = Detector([esc])
+    assert detector.detect("hello there how are you today") == ()
