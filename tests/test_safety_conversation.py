@@ -6,21 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
 from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.messages import ERASE, KEEP, Incoming, Outcome
 from bot.model import Catalog
 from bot.wordlist import commonest
+from tests.conftest import default_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    cat, problems = load_catalog(ROOT / "intents", for_serving=True)
-    assert cat is not None, [str(p) for p in problems]
-    return cat
+    return default_catalog()
 
 
 @pytest.fixture(scope="module")
