@@ -70,6 +70,12 @@ class Conversations:
         if self._updates % SWEEP_EVERY == 0:
             self._sweep(now)
 
+    def touch(self, chat: Hashable | None) -> None:
+        """A message came from the chat: its state, if it has any, is not quiet (no new entry is made)."""
+        state = self._chats.get(chat) if chat is not None else None
+        if state is not None:
+            self._chats[chat] = replace(state, seen_at=self._clock())
+
     def forget(self, chat: Hashable | None) -> None:
         """Drop everything about the chat (/erase)."""
         self._chats.pop(chat, None)

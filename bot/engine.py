@@ -172,6 +172,7 @@ class Engine:
                    for h in hits]
         lines = [f"escalation: {h.escalation} ({h.describe()})" for h in hits] or ["escalation: none"]
         remembered = self.conversations.danger(chat)
+        self.conversations.touch(chat)
         if hits:
             self.conversations.update(chat, danger=hits[0].escalation)
         elif remembered is not None:

@@ -66,8 +66,7 @@ class EscalationModel:
     """A binary scorer trained at load on one escalation's examples and negatives."""
 
     def __init__(self, examples: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]],
-                 example_text: Sequence[str], background: Sequence[Sequence[str]] = (),
-                 recall: float | None = None) -> None:
+                 example_text: Sequence[str], background: Sequence[Sequence[str]] = ()) -> None:
         """Normalised word lists: ``examples`` must fire; ``negatives`` (the escalation's own) and
         ``background`` (the catalog's questions, everyday messages) must not. ``example_text`` names
         each example for --explain."""
@@ -91,10 +90,8 @@ class EscalationModel:
         self.weights, self.bias = _fit(data, y, sample, n_feats, STEPS)
         word = self.is_word[cols]
         self.index = Index(rows[word], cols[word], vals[word] / math.sqrt(WORD_WEIGHT), len(texts), n_feats)
-        self.out_of_fold = _out_of_fold(data, y, sample, n_feats)
-        ranked = np.sort(self.out_of_fold[: self.n_examples])
-        recall = RECALL if recall is None else recall
-        self.threshold = float(ranked[int(math.floor((1.0 - recall) * len(ranked)))]) if len(ranked) else math.inf
+        ranked = np.sort(_out_of_fold(data, y, sample, n_feats)[: self.n_examples])
+        self.threshold = float(ranked[int(math.floor((1.0 - RECALL) * len(ranked)))]) if len(ranked) else math.inf
 
     def score(self, sentences: Sequence[Sequence[str]]) -> list[Evidence]:
         """Evidence for each sentence (normalised word lists); one with no known feature scores -inf."""

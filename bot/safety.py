@@ -238,14 +238,6 @@ class Detector:
         r = next((r for r in self.rules if r.escalation.id == escalation_id), None)
         return r is not None and any(r.silent.find(words) is not None for words in self._words(text))
 
-    def evidence(self, escalation_id: str, text: str) -> Evidence | None:
-        """The learned part's best evidence for a message, fired or not (for `check` and --explain)."""
-        r = next((r for r in self.rules if r.escalation.id == escalation_id), None)
-        split = self._words(text)
-        if r is None or r.model is None or not split:
-            return None
-        return max(r.model.score(split), key=lambda e: e.score)
-
     @staticmethod
     def _learned(r: _Rules, parsed: list[tuple[list[str], list[int]]]) -> Evidence | None:
         """The strongest firing sentence whose framing does not set it aside."""

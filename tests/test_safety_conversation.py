@@ -119,6 +119,13 @@ def test_conversations_forget_danger_after_its_window_and_a_chat_after_quiet() -
     assert memory.danger(None) is None
     memory.update(None, danger="crisis")  # a channel with no chat key remembers nothing
     assert len(memory) == 2
+    memory.update("c", danger="crisis")
+    now[0] += 50 * 60
+    memory.touch("c")  # a message 50 minutes later: quiet counts from here
+    now[0] += 50 * 60
+    assert memory.get("c").danger == "crisis"
+    memory.touch("new")
+    assert len(memory) == 3  # touching a chat with no state makes none
 
 
 def test_state_holds_no_text(catalog: Catalog) -> None:
