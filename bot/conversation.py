@@ -2,7 +2,7 @@
 
 A person who has just said "he's outside" and then types "he's still behind me" must be read in
 that light. That takes a little state per chat. It holds ids and times only (which escalation
-fired and when; the last topic and the nation can join them the same way), is gone after a quiet
+fired and when, the last topic answered, the nation and language the person chose), is gone after a quiet
 period, and is forgotten at once by /erase. Nothing here is written anywhere, so a restart
 forgets it too: replies must never depend on it being there.
 """
@@ -24,6 +24,9 @@ class ChatState:
 
     danger: str | None = None  # the escalation that last fired
     danger_at: float = 0.0
+    topic: str | None = None  # the intent last answered, for follow-ups that name no topic
+    nation: str | None = None  # a jurisdiction id the person named ("im in glasgow" -> scotland)
+    language: str | None = None  # a language code the person chose or wrote in ("cy")
     seen_at: float = 0.0
 
 
