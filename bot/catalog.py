@@ -58,6 +58,7 @@ HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "
 RESPONSE_KEYS = ("answer", "buttons")
 BUTTON_KEYS = ("text", "intent", "url")
 SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions", "unknown_words")
+AUTO_SETTINGS = ("threshold", "margin", "suggest")  # left out, the matcher chooses them (bot/calibration.py)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ class _Loader:
         self.settings_file: str | None = None
         self.file = ""
         self.per_file: dict[str, int] = {}
+        self.unlisted: dict[str, tuple[int, int]] = {}  # per file: (errors, warnings) past the listing cap
 
     # -- reporting -------------------------------------------------------------------------------
 
@@ -170,14 +172,23 @@ class _Loader:
     def _add(self, node: YNode | None, message: str, severity: str, line: int, col: int) -> None:
         if node is not None and not line:
             line, col = node.line, node.col
-        # A hostile or badly broken file could yield a problem per line: the first ones are enough.
+        # A hostile or badly broken file could yield a problem per line: the first ones are listed, the
+        # rest only counted (see unlisted), so a big file's warnings never turn into an error.
         count = self.per_file[self.file] = self.per_file.get(self.file, 0) + 1
         if count > MAX_PROBLEMS_PER_FILE:
-            if count == MAX_PROBLEMS_PER_FILE + 1:
-                self.problems.append(Problem(Source(self.file, line, col), "too many problems in this file: "
-                                                                           "fix the ones above first"))
+            errors, warnings = self.unlisted.get(self.file, (0, 0))
+            self.unlisted[self.file] = (errors + (severity == "error"), warnings + (severity != "error"))
             return
         self.problems.append(Problem(Source(self.file, line, col), message, severity))
+
+    def close_listings(self) -> None:
+        """One line per file whose problems were cut short: an error if any unlisted one is an error."""
+        for file, (errors, warnings) in self.unlisted.items():
+            counts = ", ".join(f"{n} {word}{'s' if n != 1 else ''}"
+                               for n, word in ((errors, "error"), (warnings, "warning")) if n)
+            hint = "fix the ones above first" if errors else "the file can be served"
+            self.problems.append(Problem(Source(file, 0, 0), f"{counts} more in this file, not listed: {hint}",
+                                         "error" if errors else "warning"))
 
     def at(self, text: _Text, offset: int) -> tuple[int, int]:
         """File line and column of a character of a scalar, exact for one-line and literal (|) text."""
@@ -325,6 +336,8 @@ class _Loader:
             return None
         if not ID_PATTERN.match(id_text.value):
             better = re.sub(r"[^a-z0-9_]+", "_", id_text.value.lower()).strip("_")
+            if not ID_PATTERN.match(better):  # "100 nights" -> "intent_100_nights", never the same bad id
+                better = f"{what}_{better}".rstrip("_")
             self.error(id_text.node, f"{what} id {id_text.value!r} must be lower_snake_case "
                                      f"(a-z, 0-9 and _, starting with a letter), e.g. {better!r}")
         elif len(id_text.value.encode()) > MAX_CALLBACK_BYTES - 2:
@@ -549,8 +562,9 @@ class _Loader:
                 self.error(value, f"{key} must be a number from 0 to 100 (the matcher's score scale)")
                 continue
             values[key] = v
-        settings = MatcherSettings(**values)
-        if settings.suggest > settings.threshold:
+        auto = frozenset(AUTO_SETTINGS) - values.keys()
+        settings = MatcherSettings(**values, auto=auto)
+        if "threshold" not in auto and settings.suggest > settings.threshold:
             self.error(node, "settings: suggest must not be above threshold")
         self.settings = settings
 
@@ -599,7 +613,7 @@ class _Checker:
             responses=MappingProxyType({k: v for k, v in responses.items() if v is not None}),
             out_of_scope=tuple(t.value for t in ld.out_of_scope),
             everyday=tuple(t.value for t in ld.everyday),
-            settings=ld.settings or MatcherSettings(),
+            settings=ld.settings or MatcherSettings(auto=frozenset(AUTO_SETTINGS)),
         )
 
     def unique(self, entries: list[_Entry], what: str) -> dict[str, _Entry]:
@@ -885,6 +899,7 @@ def analyse(
     loader.load()
     checker = _Checker(loader, for_serving, normalise)
     catalog = checker.run()
+    loader.close_listings()
     problems = sorted(loader.problems, key=Problem.sort_key)
     return Analysis(catalog, problems, str(directory), len(loader.texts), _sources(loader),
                     MappingProxyType(checker.normalised))

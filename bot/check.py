@@ -166,8 +166,11 @@ def hours_problems(result: Analysis, today: date) -> list[Problem]:
 
 
 def check(directory: str, *, serving: bool = False, service: Mapping[str, str] | None = None,
-          today: date | None = None) -> tuple[Analysis, list[Problem]]:
-    """Every problem in a catalog: loading, matcher, safety, confusable examples and helpline dates."""
+          today: date | None = None, notes: list[str] | None = None) -> tuple[Analysis, list[Problem]]:
+    """Every problem in a catalog: loading, matcher, safety, confusable examples and helpline dates.
+
+    ``notes`` receives lines worth showing that are not problems (the matcher settings it chose).
+    """
     result = analyse(directory, for_serving=serving, service=service)
     problems = list(result.problems)
     try:
@@ -177,6 +180,8 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
         matcher = Matcher(result.catalog) if result.catalog.intents else None
         if matcher is not None:
             problems.extend(matcher_problems(result, matcher))
+            if matcher.calibration is not None and notes is not None:
+                notes.append(matcher.calibration.describe())
         problems.extend(safety_problems(result, matcher))
         if matcher is not None:
             problems.extend(confusable_problems(result))
@@ -204,10 +209,13 @@ def run_check(directory: str, *, strict: bool = False, serving: bool = False, ou
               service: Mapping[str, str] | None = None, today: date | None = None) -> int:
     """Print every problem, then a summary; exit code 1 on errors (or on warnings with ``strict``)."""
     started = time.perf_counter()
-    result, problems = check(directory, serving=serving, service=service, today=today)
+    notes: list[str] = []
+    result, problems = check(directory, serving=serving, service=service, today=today, notes=notes)
     elapsed_ms = (time.perf_counter() - started) * 1000
     for p in problems:
         print(p, file=out)
+    for line in notes:
+        print(line, file=out)
     errors = sum(p.is_error for p in problems)
     warnings = len(problems) - errors
     catalog = result.catalog

@@ -231,7 +231,7 @@ class Engine:
     @staticmethod
     def _relevant(snap: Snapshot, match: Match) -> bool:
         """Whether an intent card may follow an escalation answer: an exact or clearly strong match."""
-        return match.layer == "exact" or match.score >= AFTER_ESCALATION * snap.catalog.settings.threshold
+        return match.layer == "exact" or match.score >= AFTER_ESCALATION * snap.matcher.settings.threshold
 
     def _erase_confirmation(self, snap: Snapshot, now: datetime) -> Reply:
         heading = self._response(snap, "erase_confirm", now, kind="choices")

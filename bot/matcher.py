@@ -26,6 +26,7 @@ from itertools import chain
 
 import numpy as np
 
+from bot.calibration import Calibration, HeldOut, calibrate
 from bot.features import Batch, Features, Index, scale_rows
 from bot.model import Catalog, MatcherSettings
 from bot.text import Speller, normalise
@@ -45,6 +46,7 @@ CORRECTION_PRIOR = 0.3  # L2 pull to 0, in units of one example's evidence: rare
 CORRECTION_MAX_EXAMPLES = 20_000  # bigger catalogs train on an even sample: load time and memory stay bounded
 POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
 LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
+CALIBRATION_SAMPLE = 1500  # examples, and as many out-of-scope lines, scored held out to choose settings
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,70 @@ class Matcher:
                                    n_labels, n_feats)
         self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
         self._correct_bayes(rows, cols, vals, ckeys, csum, mass)
+        self.calibration: Calibration | None = None
+        if self.settings.auto:
+            held = self._held_out(rows, cols, vals, (ckeys, csum, mass, cnorm), normalised, frequencies)
+            self.calibration = calibrate(held, self.settings)
+            self.settings = self.calibration.settings
+
+    def _held_out(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
+                  label_sums: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], normalised: Sequence[str],
+                  frequencies: Counter[str]) -> list[HeldOut]:
+        """A sample of examples and out-of-scope lines, each scored as if the catalog did not hold it.
+
+        Leave-one-out, exactly for what a query meets at once: the example is no one's nearest
+        neighbour, its counts leave its label's centroid and naive Bayes likelihood, and words only it
+        uses are unknown words. Only the discriminative correction keeps what it learned from it.
+        """
+        ckeys, csum, label_mass, cnorm = label_sums
+        n_feats = len(self.is_word)
+        starts = np.searchsorted(rows, np.arange(len(self.example_label) + 1))
+        has_features = starts[1:] > starts[:-1]
+        picked = []
+        for members in (np.flatnonzero(self.example_label != self.none_label),
+                        np.flatnonzero(self.example_label == self.none_label)):
+            members = members[has_features[members]]
+            picked.append(members[:: max(1, -(-len(members) // CALIBRATION_SAMPLE))])
+        chosen = np.concatenate(picked)
+        out: list[HeldOut] = []
+        for block in range(0, len(chosen), BATCH):
+            idx = chosen[block : block + BATCH]
+            lengths = starts[idx + 1] - starts[idx]
+            take = np.repeat(starts[idx] - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+            owner = np.repeat(np.arange(len(idx)), lengths)
+            feats, weights = cols[take], vals[take]
+            batch = Batch(len(idx), owner, feats, weights)
+            sims = self.examples.dot(batch.subset(self.is_word[feats], 1.0 / math.sqrt(WORD_WEIGHT)))
+            sims[np.arange(len(idx)), idx] = 0.0
+            cent, bayes = self.labels_index.dot(batch)
+            mass = np.bincount(owner, weights=weights, minlength=len(idx))
+            y = self.example_label[idx]
+            rows_at = np.arange(len(idx))
+            # its label's centroid without it: |c - q| from |c|, c.q and q.q
+            dot = cent[rows_at, y] * cnorm[y]
+            qq = np.bincount(owner, weights=weights * weights, minlength=len(idx))
+            cent[rows_at, y] = (dot - qq) / np.sqrt(np.maximum(cnorm[y] ** 2 - 2.0 * dot + qq, 1e-12))
+            # ... and its label's naive Bayes counts without it (as in _correct_bayes)
+            own = csum[np.searchsorted(ckeys, y[owner] * n_feats + feats)]
+            change = np.bincount(owner, minlength=len(idx), weights=weights * (
+                np.log1p(np.maximum(own - weights, 0.0) / NB_ALPHA) - np.log1p(own / NB_ALPHA)))
+            base = math.log(NB_ALPHA) - np.log(np.maximum(label_mass[y] - mass, 0.0) + NB_ALPHA * n_feats)
+            loglik = bayes + np.outer(mass, self.bayes_base)
+            loglik[rows_at, y] += change + mass * (base - self.bayes_base[y])
+            familiarity = np.array([self._familiarity_alone(normalised[i], frequencies) for i in idx])
+            for i, candidates in zip(idx, self._rank(sims, cent, loglik, familiarity), strict=True):
+                top = candidates[0] if candidates else None
+                out.append(HeldOut(self.labels[self.example_label[i]], top.intent if top else None,
+                                   top.score if top else 0.0, candidates[1].score if len(candidates) > 1 else 0.0))
+        return out
+
+    def _familiarity_alone(self, text: str, frequencies: Counter[str]) -> float:
+        """``_familiarity`` of an example whose own words are taken out of the catalog's vocabulary."""
+        words = text.split()
+        own = Counter(words)
+        unknown = [w for w in words if len(w) >= self.speller.min_length and w.isalpha()
+                   and frequencies[w] <= own[w]]
+        return self._familiarity(words, unknown)
 
     def _correct_bayes(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ckeys: np.ndarray,
                        csum: np.ndarray, mass: np.ndarray) -> None:

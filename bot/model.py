@@ -127,6 +127,9 @@ class MatcherSettings:
     # (the power in Matcher._familiarity); 0 turns this off, for catalogs whose users name people and
     # places that examples never do.
     unknown_words: float = 3.0
+    # Keys the catalog left out, to be chosen by the matcher from the catalog's own examples at load
+    # (bot/calibration.py); empty when every value above is meant as given.
+    auto: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog import MAX_PROBLEMS_PER_FILE, load_catalog
 from bot.check import check, run_check
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,8 @@ def write(folder: Path, files: dict[str, str]) -> None:
 def run(folder: Path, *, strict: bool = False, serving: bool = False) -> tuple[int, list[str]]:
     out = io.StringIO()
     code = run_check(str(folder), out=out, today=TODAY, strict=strict, serving=serving)
-    return code, out.getvalue().splitlines()
+    # the note on the matcher's settings is tested in test_calibration.py
+    return code, [ln for ln in out.getvalue().splitlines() if not ln.startswith("matcher settings")]
 
 
 SUMMARY = re.compile(
@@ -205,3 +207,25 @@ def test_default_catalog_is_checked_quickly_enough_to_list() -> None:
     result, problems = check(str(intents), serving=True, today=TODAY)
     assert result.files >= 1 and result.catalog.intents
     assert all(p.source.file.startswith(str(intents)) for p in problems)
+
+
+def test_a_big_file_of_warnings_only_still_loads_and_says_how_many_were_not_listed(tmp_path: Path) -> None:
+    # 300 intents with one example each: a warning apiece, and not one error
+    intents = "\n".join(f"  - id: topic_{i}\n    examples: [question number {i} about topic {i}]\n"
+                        f"    answer: Answer {i}." for i in range(300))
+    (tmp_path / "big.yaml").write_text("intents:\n" + intents + "\n")
+    catalog, problems = load_catalog(tmp_path)
+    assert catalog is not None and len(catalog.intents) == 300
+    listed = [p for p in problems if p.source.file.endswith("big.yaml")]
+    assert all(not p.is_error for p in listed)
+    summary = [p for p in listed if "not listed" in p.message]
+    assert len(summary) == 1 and summary[0].message.startswith(f"{300 - MAX_PROBLEMS_PER_FILE} warnings more")
+
+
+@pytest.mark.parametrize(("bad", "hint"), [("100_night_trial", "intent_100_night_trial"),
+                                           ("Report Him", "report_him"), ("!!!", "intent")])
+def test_the_id_hint_is_itself_a_valid_id(tmp_path: Path, bad: str, hint: str) -> None:
+    (tmp_path / "a.yaml").write_text(f'intents:\n  - id: "{bad}"\n    examples: [a, b, c]\n    answer: x\n')
+    _, problems = load_catalog(tmp_path)
+    message = next(p.message for p in problems if "lower_snake_case" in p.message)
+    assert message.endswith(f"e.g. {hint!r}")

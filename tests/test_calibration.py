@@ -1,0 +1,105 @@
+"""The matcher chooses its threshold and margin from the catalog when the settings leave them out."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from bot.calibration import MIN_OUT_OF_SCOPE, HeldOut, calibrate
+from bot.catalog import load_catalog
+from bot.check import run_check
+from bot.matcher import Matcher
+from bot.model import MatcherSettings
+
+AUTO = MatcherSettings(auto=frozenset({"threshold", "margin", "suggest"}))
+
+
+def held(label: str | None, top: str | None, score: float, runner_up: float = 0.0) -> HeldOut:
+    return HeldOut(label, top, score, runner_up)
+
+
+def test_a_clean_gap_between_in_scope_and_out_of_scope_scores_places_the_threshold_inside_it() -> None:
+    inside = [held("a", "a", s) for s in (40, 45, 50, 55, 60)]
+    outside = [held(None, "a", s) for s in (5, 8, 10, 12, 14, 15, 9, 7, 6, 11)]
+    cal = calibrate(inside + outside, AUTO)
+    assert cal.chosen and 15 < cal.settings.threshold <= 40
+    assert cal.accuracy == 1.0 and cal.fallback_recall == 1.0
+    assert cal.settings.suggest < cal.settings.threshold and not cal.settings.auto
+
+
+def test_when_scores_cannot_separate_them_the_margin_does() -> None:
+    # out-of-scope lines score higher than the in-scope ones, but only just ahead of their runner-up
+    inside = [held("a", "a", 45, 35)] * 5
+    outside = [held(None, "a", 50, 49)] * MIN_OUT_OF_SCOPE
+    cal = calibrate(inside + outside, AUTO)
+    assert 1.0 < cal.settings.margin <= 10.0
+    assert cal.accuracy == 1.0 and cal.fallback_recall == 1.0
+
+
+def test_the_wrong_intent_on_top_is_never_counted_right() -> None:
+    inside = [held("a", "b", 60, 0)] * 5
+    outside = [held(None, "a", 10, 0)] * MIN_OUT_OF_SCOPE
+    assert calibrate(inside + outside, AUTO).accuracy == 0.0
+
+
+def test_explicit_values_win_and_only_the_missing_ones_are_chosen() -> None:
+    given = MatcherSettings(threshold=30.0, suggest=12.0, auto=frozenset({"margin"}))
+    inside = [held("a", "a", s, s - 3) for s in (40, 45, 50)]
+    outside = [held(None, "a", s, 0) for s in range(10, 10 + MIN_OUT_OF_SCOPE)]
+    cal = calibrate(inside + outside, given)
+    assert cal.settings.threshold == 30.0 and cal.settings.suggest == 12.0
+
+
+def test_too_few_out_of_scope_lines_keep_the_built_in_values_and_say_why() -> None:
+    cal = calibrate([held("a", "a", 50)] * 5 + [held(None, "a", 10)] * (MIN_OUT_OF_SCOPE - 1), AUTO)
+    assert not cal.chosen and cal.settings.threshold == MatcherSettings().threshold
+    assert "at least" in cal.describe()
+
+
+CATALOG = """\
+intents:
+  - id: report
+    examples: [how do i report stalking, tell the police about him, report him to the police,
+               where can i report a stalker, can i report it online, reporting stalking]
+    answer: Report it.
+  - id: evidence
+    examples: [keep a diary of what he does, save his messages, screenshot everything,
+               what evidence should i keep, record every incident, keep voicemails]
+    answer: Keep evidence.
+out_of_scope:
+  - what is the weather tomorrow
+  - book a table for two
+  - how do i bake bread
+  - what time is the football on
+  - play some music
+  - how do i renew my passport
+  - where is the nearest petrol station
+  - tell me a joke
+  - how tall is mount everest
+  - convert pounds to dollars
+  - recipe for lasagne
+  - when does the bank open
+"""
+
+
+def test_a_catalog_without_settings_gets_chosen_values_and_check_prints_them(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(CATALOG)
+    catalog, _ = load_catalog(tmp_path)
+    assert catalog is not None and catalog.settings.auto == {"threshold", "margin", "suggest"}
+    matcher = Matcher(catalog)
+    assert matcher.calibration is not None and matcher.calibration.chosen
+    assert matcher.calibration.in_scope == 12 and matcher.calibration.out_of_scope == 12
+    assert matcher.match("where do i report a stalker online").intent == "report"
+    assert matcher.match("what is the weather like in leeds").intent is None
+    out = io.StringIO()
+    run_check(str(tmp_path), out=out)
+    assert f"threshold {matcher.settings.threshold:g}, margin {matcher.settings.margin:g}" in out.getvalue()
+
+
+def test_settings_in_the_catalog_are_used_as_given(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(CATALOG + "settings:\n  threshold: 33\n  margin: 7\n  suggest: 20\n")
+    catalog, _ = load_catalog(tmp_path)
+    assert catalog is not None
+    matcher = Matcher(catalog)
+    assert matcher.calibration is None
+    assert (matcher.settings.threshold, matcher.settings.margin, matcher.settings.suggest) == (33, 7, 20)
