@@ -261,13 +261,18 @@ class Matcher:
             loglik = bayes + np.outer(mass, self.bayes_base)
             loglik[rows_at, y] += change + mass * (base - self.bayes_base[y])
             familiarity = np.array([self._familiarity_alone(normalised[i], frequencies) for i in idx])
-            for i, candidates in zip(idx, self._rank(sims, cent, loglik, familiarity), strict=True):
-                label = self.labels[self.example_label[i]]
-                out.append(HeldOut(label, *_top_two(candidates)))
-                if label is not None:
-                    # the same message had its intent not been in the catalog: an out-of-scope line
-                    # that is close to the catalog's topics, the hardest kind to turn away
-                    out.append(HeldOut(None, *_top_two([c for c in candidates if c.intent != label]), unknown=True))
+            ranked = self._rank(sims, cent, loglik, familiarity)
+            # The same messages had their intent not been in the catalog: out-of-scope lines close to
+            # the catalog's topics, the hardest kind to turn away. The intent leaves the posterior's
+            # normalisation too, or the others would keep the low share it left them.
+            inside = y != self.none_label
+            loglik[rows_at[inside], y[inside]] = -np.inf
+            missing = self._rank(sims[inside], cent[inside], loglik[inside], familiarity[inside])
+            for i, candidates in zip(idx, ranked, strict=True):
+                out.append(HeldOut(self.labels[self.example_label[i]], *_top_two(candidates)))
+            for i, candidates in zip(idx[inside], missing, strict=True):
+                own = self.labels[self.example_label[i]]
+                out.append(HeldOut(None, *_top_two([c for c in candidates if c.intent != own]), unknown=True))
         return out
 
     def _familiarity_alone(self, text: str, frequencies: Counter[str]) -> float:
