@@ -19,7 +19,7 @@ from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
 from bot.model import Button, Catalog
 from bot.placeholders import fill, values
-from bot.safety import Detector
+from bot.safety import Detector, Hit
 from bot.text import fold
 
 # Commands Telegram's menu shows, and what each one answers.
@@ -83,6 +83,22 @@ class Snapshot:
     detector: Detector
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A typed message's escalation check, done ahead of the rest (``Engine.check``): channels answer
+    the ones that escalate first, and ``respond`` finishes the job with the same snapshot."""
+
+    snapshot: Snapshot
+    text: str
+    hits: tuple[Hit, ...]
+    asked: bool = False  # a command that names an escalation (/emergency)
+
+    @property
+    def urgent(self) -> bool:
+        """Whether the message escalates: an escalation fired, or was asked for by name."""
+        return bool(self.hits) or self.asked
+
+
 def build(catalog: Catalog) -> Snapshot:
     """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
     table()  # the look-alike letters' data: missing, it fails here, not on someone's message
@@ -102,6 +118,13 @@ def _command(text: str) -> tuple[str, str] | None:
         return None
     head, _, rest = stripped[1:].partition(" ")
     return head.split("@", 1)[0].casefold(), rest.strip()
+
+
+def _checked_words(text: str) -> str:
+    """What the escalation check reads: a known command's name is not the person's words ("/help" is
+    the menu, not a cry for help); whatever they typed after it is checked like any message."""
+    command = _command(text)
+    return command[1] if command is not None and command[0] in COMMANDS else text
 
 
 class Engine:
@@ -139,20 +162,36 @@ class Engine:
         self._snap = snapshot
         self._values_cache.clear()  # keyed by the snapshot's id, which a new snapshot may reuse
 
-    def respond(self, incoming: Incoming) -> Outcome:
-        """The replies for one message or button press, escalations first."""
-        snap = self._snap  # one snapshot for the whole message, even if a reload lands meanwhile
+    def check(self, text: str) -> Checked:
+        """The escalation check of a typed message alone, for ``respond(..., checked=)`` to finish."""
+        snap = self._snap
+        command = _command(text)
+        asked = command is not None and snap.catalog.escalation(COMMANDS.get(command[0], "")) is not None
+        return Checked(snap, text, snap.detector.detect(_checked_words(text)), asked)
+
+    def respond(self, incoming: Incoming, checked: Checked | None = None) -> Outcome:
+        """The replies for one message or button press, escalations first.
+
+        ``checked``: this message's ``check``, when the channel ran it first to put danger ahead of
+        a backlog; its snapshot then serves the whole message.
+        """
+        text = incoming.text or ""
+        reuse = checked is not None and incoming.button is None and checked.text == text
+        # one snapshot for the whole message, even if a reload lands meanwhile
+        snap = checked.snapshot if reuse and checked is not None else self._snap
         now = incoming.now or datetime.now(timezone.utc)
         if incoming.button is not None:
             outcome = self._button(snap, incoming.button, now)
         else:
-            outcome = self._text(snap, incoming.text or "", now, incoming.chat)
+            hits = checked.hits if reuse and checked is not None else None
+            outcome = self._text(snap, text, now, incoming.chat, hits)
         if outcome.erase:
             self.conversations.forget(incoming.chat)
         return outcome
 
-    def _text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
-        outcome = self._answer_text(snap, text, now, chat)
+    def _text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None,
+              hits: tuple[Hit, ...] | None) -> Outcome:
+        outcome = self._answer_text(snap, text, now, chat, hits)
         if outcome.erase or len(text.split()) <= MAX_WORDS:
             return outcome
         # say so when the matcher read only the start (the escalation check read everything)
@@ -160,12 +199,12 @@ class Engine:
         notice = self._response(snap, "too_long", now, kind="notice")
         return replace(outcome, replies=(*outcome.replies[:at], notice, *outcome.replies[at:]))
 
-    def _answer_text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
+    def _answer_text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None,
+                     hits: tuple[Hit, ...] | None) -> Outcome:
         command = _command(text)
-        # A known command's name is not the person's words ("/help" is the menu, not a cry for help);
-        # whatever they typed after it is checked like any message.
-        words = command[1] if command is not None and command[0] in COMMANDS else text
-        hits = snap.detector.detect(words)
+        words = _checked_words(text)
+        if hits is None:
+            hits = snap.detector.detect(words)
         escalated = tuple(h.escalation for h in hits)
         # someone who says they cannot talk gets the silent route as the escalation's answer
         replies = [self._escalation_reply(snap, h.escalation, now, silent=snap.detector.silent(h.escalation, words))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -223,3 +224,31 @@ def test_a_very_long_message_says_only_the_start_was_read(engine: Engine) -> Non
 def test_no_second_erase_button_when_the_answer_offers_one(engine: Engine) -> None:
     buttons = say(engine, "thank you").replies[-1].buttons
     assert sum(b.data in (ERASE, "i:erase_conversation") for b in buttons) == 1
+
+
+@pytest.mark.parametrize(("text", "urgent"), [
+    ("he is outside my house right now", True), ("i want to end it all", True), ("/help he is here", True),
+    ("/help", False), ("how do i report stalking", False), ("thanks", False),
+    ("/emergency", True),  # asked for by name
+])
+def test_checking_first_then_responding_answers_as_responding_alone(catalog: Catalog, text: str,
+                                                                     urgent: bool) -> None:
+    ahead, alone = Engine(catalog), Engine(catalog)
+    checked = ahead.check(text)
+    assert checked.urgent is urgent
+    assert ahead.respond(Incoming(text=text, chat=1), checked) == alone.respond(Incoming(text=text, chat=1))
+
+
+def test_a_message_checked_before_a_reload_is_answered_from_the_catalog_it_was_checked_with(
+    catalog: Catalog,
+) -> None:
+    engine = Engine(catalog)
+    checked = engine.check("how do i report stalking")
+    reworded = Catalog(tuple(replace(i, answer="A new answer.") for i in catalog.intents), catalog.escalations,
+                       catalog.hours, catalog.responses, catalog.out_of_scope, catalog.everyday, catalog.settings)
+    engine.swap(reworded)
+    before = engine.respond(Incoming(text="how do i report stalking"), checked)
+    after = engine.respond(Incoming(text="how do i report stalking"))
+    assert "A new answer." not in before.replies[-1].html and "A new answer." in after.replies[-1].html
+    # a check of other words is not used for this message
+    assert engine.respond(Incoming(text="thanks"), checked).intent == "thanks"

@@ -266,13 +266,37 @@ async def test_logs_never_carry_what_people_wrote(running: Running, caplog: pyte
 async def test_an_engine_failure_still_gives_999_and_logs_only_the_type(
     running: Running, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(incoming: Incoming) -> None:
+    def broken(incoming: Incoming, checked: object = None) -> None:
         raise ValueError(f"could not handle {incoming.text}")
 
     monkeypatch.setattr(running.engine, "respond", broken)
     [reply] = await say(running, 21, "Secretwood Lane again", count=1)
     assert "999" in reply and "0808 802 0300" in reply
     assert "ValueError" in caplog.text and "Secretwood" not in caplog.text
+
+
+async def test_a_failing_escalation_check_is_tried_again_with_the_whole_message(
+    running: Running, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(text: str) -> None:
+        raise ValueError(f"could not check {text}")
+
+    monkeypatch.setattr(running.engine, "check", broken)
+    replies = await say(running, 23, "Secretwood Lane, he is outside my house right now")
+    assert replies == expected(running, "Secretwood Lane, he is outside my house right now")
+    assert "999" in replies[0]
+    assert "ValueError" in caplog.text and "Secretwood" not in caplog.text
+
+
+async def test_an_emergency_in_a_batch_of_questions_is_answered_before_them(running: Running) -> None:
+    fake = running.fake
+    # queued together, so one getUpdates hands the bot all of them, the emergency last
+    for chat in range(300, 360):
+        fake.message(chat, QUESTION)
+    fake.message(400, EMERGENCY)
+    await fake.wait_until(lambda: all(fake.texts(c) for c in (400, *range(300, 360))), 30)
+    first = fake.calls_of("sendMessage")[0]
+    assert first.params["chat_id"] == 400 and "999" in first.params["text"]
 
 
 async def test_the_error_handler_logs_type_and_update_id_only(

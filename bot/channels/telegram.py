@@ -49,7 +49,7 @@ from bot.channels.telegram_send import (
 )
 from bot.channels.telegram_webhook import CannotListen, Receiver, WebhookServer
 from bot.config import TOKEN_ENV, Config
-from bot.engine import COMMAND_DESCRIPTIONS
+from bot.engine import COMMAND_DESCRIPTIONS, Checked
 from bot.htmltext import escape
 from bot.messages import ERASE, Incoming, Outcome, Reply
 
@@ -96,7 +96,8 @@ class StoreLike(Protocol):
 class EngineLike(Protocol):
     """The engine as the channel sees it."""
 
-    def respond(self, incoming: Incoming) -> Outcome: ...
+    def check(self, text: str) -> Checked: ...
+    def respond(self, incoming: Incoming, checked: Checked | None = None) -> Outcome: ...
     def system_reply(self, name: str, now: datetime | None = None) -> Reply: ...
     def install(self, snapshot: Any) -> None: ...
 
@@ -222,7 +223,13 @@ class TelegramChannel:
             outcome = None
             replies: tuple[Reply, ...] = (self._system("non_text", received),)
         else:
-            outcome = self._respond(Incoming(text=text, now=received, chat=chat_id))
+            checked = self._check(text)
+            if checked is None or not checked.urgent:
+                # Behind a backlog, every update fetched with this one has its escalation check first,
+                # and one that escalates is answered before the rest are matched: the asyncio loop runs
+                # the tasks it has in order, and this puts the rest of the work at the back.
+                await asyncio.sleep(0)
+            outcome = self._respond(Incoming(text=text, now=received, chat=chat_id), checked)
             replies = outcome.replies
         async with self._turn(chat_id):
             if outcome is not None and outcome.erase:
@@ -453,10 +460,18 @@ class TelegramChannel:
         return len(chats)
 
     # ----- helpers ----------------------------------------------------------------------------
-    def _respond(self, incoming: Incoming) -> Outcome:
+    def _check(self, text: str) -> Checked | None:
+        """The engine's escalation check alone; None if it fails (``_respond`` then tries it all again)."""
+        try:
+            return self.engine.check(text)
+        except Exception as exc:
+            log.error("the engine failed on a message's escalation check: %s", type(exc).__name__)
+            return None
+
+    def _respond(self, incoming: Incoming, checked: Checked | None = None) -> Outcome:
         """The engine's answer; if the engine fails, still the 999 line and the helpline."""
         try:
-            return self.engine.respond(incoming)
+            return self.engine.respond(incoming, checked)
         except Exception as exc:
             log.error("the engine failed on a message: %s", type(exc).__name__)
             return Outcome((self._last_resort(),), fallback=True)
