@@ -44,6 +44,7 @@ CORRECTION_RIVALS = 5  # labels each training example is contrasted with: its be
 CORRECTION_STEPS = 5  # Newton-like steps; the fit has settled by then on CLINC150 and on our catalog
 CORRECTION_PRIOR = 0.3  # L2 pull to 0, in units of one example's evidence: rare words move less
 CORRECTION_MAX_EXAMPLES = 20_000  # bigger catalogs train on an even sample: load time and memory stay bounded
+POSTERIOR_TOP = 10  # the posterior is shared among the best this many intents, not diluted by hundreds
 POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
 LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
 CALIBRATION_SAMPLE = 1200  # examples (and as many out-of-scope lines) scored held out to choose settings; all of ours
@@ -454,6 +455,9 @@ class Matcher:
         similar[:, self.none_label] = best[:, self.none_label]
         loglik = np.where(self.bounds[1:] > self.bounds[:-1], loglik, -np.inf)
         posterior = np.exp((loglik - loglik.max(axis=1, keepdims=True)) / NB_TEMPERATURE)
+        if POSTERIOR_TOP and posterior.shape[1] > POSTERIOR_TOP:
+            kth = np.partition(posterior, -POSTERIOR_TOP, axis=1)[:, -POSTERIOR_TOP][:, None]
+            posterior = np.where(posterior >= kth, posterior, 0.0)
         posterior /= posterior.sum(axis=1, keepdims=True)
         # Weighted geometric mean: an intent must both explain the message's words (naive Bayes, relative
         # to the others) and be close to it in absolute terms (similarity) to score high, which is
