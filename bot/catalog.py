@@ -887,10 +887,14 @@ class _Checker:
             if entry is None or answer is None:
                 continue
             ld.file = entry.file
-            if not any(m in answer.value for m in EMERGENCY_MARKERS):
-                report(answer.node, f"responses.{name} must give {{emergency_number}} (999){consequence}")
-            if not any(m in answer.value for m in HELPLINE_MARKERS):
-                report(answer.node, f"responses.{name} must give {{helpline_number}} (helpline){consequence}")
+            # every nation's fallback carries them too
+            texts = [(f"responses.{name}", answer)] + [(f"responses.{name} variants.{nation}", t)
+                                                        for nation, t in entry.fields.get("variants", {}).items()]
+            for what, text in texts:
+                if not any(m in text.value for m in EMERGENCY_MARKERS):
+                    report(text.node, f"{what} must give {{emergency_number}} (999){consequence}")
+                if not any(m in text.value for m in HELPLINE_MARKERS):
+                    report(text.node, f"{what} must give {{helpline_number}} (helpline){consequence}")
 
 
 def _default_service() -> Mapping[str, str]:

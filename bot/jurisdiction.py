@@ -66,13 +66,15 @@ _PLACE = re.compile(r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, _WORD), k
 _PLACE_PHRASE = re.compile(r"(?<![a-z0-9])(?:(?:in|from|near|at|around|outside|across)\s+)?(?:the\s+)?"
                            + _PLACE.pattern[len("(?<![a-z0-9])"):])
 # "he moved to glasgow", "his mum lives in belfast": someone else's place, not the person's own.
+# "he is outside my flat in belfast" (a word for the person themselves in between) is their own place.
 _SOMEONE_ELSE = re.compile(r"(?<![a-z])(he|hes|she|shes|they|theyre|him|his|her|hers|their|ex|mum|dad|"
-                           r"brother|sister|family|friend|partner)(?![a-z])[^.,;!?]{0,40}$")
+                           r"brother|sister|family|friend|partner)(?![a-z])"
+                           r"(?:(?!(?<![a-z])(?:i|im|me|my|mine|our|us|we)(?![a-z]))[^.,;!?]){0,40}$")
 # What is left of "im in glasgow" once the place is taken out: a message that only says where they are.
 _FILLER = frozenset((
     "i", "im", "am", "me", "my", "here", "living", "live", "based", "from", "in", "at", "near", "the", "uk",
     "currently", "now", "actually", "just", "located", "area", "its", "is", "this", "and", "so", "ok", "okay",
-    "hi", "hello", "yes", "ya", "yeah",
+    "hi", "hello", "yes", "ya", "yeah", "we", "were", "us", "our",
 ))
 
 
