@@ -125,7 +125,8 @@ class Config:
         minutes = self.conversation.danger_minutes
         memory = (f"If a message sounds like an emergency or a crisis, the bot remembers that (not your words) "
                   f"for {minutes} minutes, in memory only, so that what you send next is answered in that light; "
-                  "/erase forgets it.")
+                  "/erase forgets it. If you say where in the UK you are, it remembers the nation, in memory only, "
+                  "until the chat goes quiet or you use /erase.")
         return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage(),
                 "conversation_memory": memory}
 

@@ -19,7 +19,7 @@ from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.jurisdiction import NATIONS, nation_in, only_place, strip_places
 from bot.messages import ERASE, NATION_PREFIX, WHERE_PREFIX, Incoming, Outcome
-from tests.conftest import default_catalog
+from tests.conftest import Running, default_catalog
 from tests.test_catalog import GOOD, unexplained, write
 
 # A Tuesday night: the National Stalking Helpline is closed, so its status gives the 24/7 lines.
@@ -297,3 +297,24 @@ def test_the_default_catalog_gives_variants_where_the_law_differs() -> None:
         assert intent is not None and {"scotland", "northern_ireland"} <= set(intent.variants), intent_id
     [nsh] = [h for h in catalog.hours if h.id == "national_stalking_helpline"]
     assert set(nsh.closed_variants) == {"scotland", "northern_ireland", "wales"}
+
+
+async def test_the_nation_choice_goes_through_telegram(running: Running) -> None:
+    fake, chat = running.fake, 31
+
+    async def answer_after(step: Any) -> Any:
+        before = len(fake.texts(chat))
+        step()
+        await fake.wait_until(lambda: len(fake.texts(chat)) > before)
+        return fake.bot_messages(chat)[-1]
+
+    def button(message: Any, text: str) -> str:
+        rows = message.reply_markup["inline_keyboard"]
+        return str(next(b["callback_data"] for row in rows for b in row if b["text"] == text))
+
+    orders = await answer_after(lambda: fake.message(chat, ORDERS))
+    assert "Stalking Protection Act 2019" in fake.texts(chat)[-1]
+    choice = await answer_after(lambda: fake.press(chat, orders.message_id, button(orders, "Where are you in the UK?")))
+    await answer_after(lambda: fake.press(chat, choice.message_id, button(choice, "Scotland")))
+    assert "don't exist in Scotland" in fake.texts(chat)[-1]
+    assert running.engine.conversations.get(chat).nation == "scotland"
