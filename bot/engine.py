@@ -215,14 +215,18 @@ class Engine:
                 return Outcome(tuple(self._finish(replies)), escalated, command=name, explanation=tuple(lines))
             return self._intent_outcome(snap, target, replies, escalated, now, command=name, lines=lines, chat=chat)
 
-        if place is not None and not hits and command is None and jurisdiction.only_place(text):
-            # "im in glasgow" asks nothing: say the answers will be for there
-            replies.append(self._response(snap, "nation_chosen", now, kind="notice", nation=nation))
-            return Outcome(tuple(self._finish(replies)), explanation=tuple(lines))
         query = text if command is None else text.strip()[1:]
-        # place words say where, not what: matched without them, "im in glasgow, can i get an order"
-        # is a question about orders
-        match = snap.matcher.match(jurisdiction.strip_places(query) if place is not None else query)
+        if place is not None and command is None and jurisdiction.only_place(text):
+            if not hits and remembered is None:
+                # "im in glasgow" asks nothing: say the answers will be for there
+                replies.append(self._response(snap, "nation_chosen", now, kind="notice", nation=nation))
+                return Outcome(tuple(self._finish(replies)), explanation=tuple(lines))
+            query = ""  # nothing to match: after a danger it is a follow-up, answered below
+        elif place is not None:
+            # place words say where, not what: matched without them, "im in glasgow, can i get an order"
+            # is a question about orders
+            query = jurisdiction.strip_places(query)
+        match = snap.matcher.match(query)
         lines.extend(explain(match))
         intent = match.intent
         # A rule's hit names the danger, and a card must then be clearly about the message; the learned
