@@ -275,9 +275,9 @@ class Engine:
     def _intent_outcome(self, snap: Snapshot, intent_id: str, replies: list[Reply],
                         escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
                         button: str | None = None, lines: list[str] | None = None,
-                        chat: str | int | None = None) -> Outcome:
+                        chat: str | int | None = None, nation: str | None = None) -> Outcome:
         explanation = tuple(lines or ())
-        nation = self._nation(chat)
+        nation = nation or self._nation(chat)  # a nation just chosen holds even where nothing is remembered
         if intent_id == ERASE_INTENT and not escalated:
             erased = self._response(snap, "erased", now, kind="notice")
             return Outcome((erased,), escalated, intent=intent_id, command=command, button=button, erase=True,
@@ -319,7 +319,7 @@ class Engine:
                     notice = self._response(snap, "nation_chosen", now, kind="notice", nation=nation)
                     return Outcome(tuple(self._finish([notice])), button=data)
                 return self._intent_outcome(snap, shown, [], (), now, button=data, lines=[f"button: {data}"],
-                                            chat=chat)
+                                            chat=chat, nation=nation)
         target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
         if snap.catalog.escalation(target) is not None:
             return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now, nation=self._nation(chat))])),
