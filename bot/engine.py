@@ -307,7 +307,7 @@ class Engine:
             kept = self._response(snap, "erase_kept", now, kind="notice")
             return Outcome(tuple(self._finish([kept])), button=data)
         if data == NONE_OF_THESE:
-            reply = self._response(snap, "none_of_these", now, kind="fallback")
+            reply = self._response(snap, "none_of_these", now, kind="fallback", nation=self._nation(chat))
             return Outcome(tuple(self._finish([reply])), fallback=True, button=data)
         if data.startswith(WHERE_PREFIX):
             return Outcome((self._where(snap, data[len(WHERE_PREFIX):], now, self._nation(chat)),), button=data)

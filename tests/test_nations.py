@@ -18,7 +18,7 @@ from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.jurisdiction import NATIONS, nation_in, only_place, strip_places
-from bot.messages import ERASE, NATION_PREFIX, WHERE_PREFIX, Incoming, Outcome
+from bot.messages import ERASE, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
 from tests.conftest import Running, default_catalog
 from tests.test_catalog import GOOD, unexplained, write
 
@@ -196,6 +196,15 @@ def test_where_are_you_buttons_set_the_nation_and_answer_again(engine: Engine) -
     assert answered.intent == "how_to_report"
     assert engine.conversations.get(500).nation == "scotland"
     assert "Police Scotland" in text_of(answered)
+
+
+def test_the_bots_own_lines_give_the_nations_24_7_line_at_night(engine: Engine) -> None:
+    say(engine, 550, "im in orkney")
+    none = text_of(engine.respond(Incoming(button=NONE_OF_THESE, chat=550, now=NIGHT)))
+    fallback = say(engine, 550, "qwertyuiop zxcvbnm")
+    assert fallback.fallback
+    for text in (none, text_of(fallback)):
+        assert "0800 027 1234" in text and "0808 2000 247" not in text
 
 
 @pytest.mark.parametrize(
