@@ -479,7 +479,7 @@ class _Loader:
             hid.value, name.value if name else title_from_id(hid.value), tz, MappingProxyType(weekly),
             frozenset(closed), texts["open_text"].value, texts["closed_text"].value,
             Source(self.file, node.line, node.col),
-            MappingProxyType({n: t.value for n, t in closed_variants.items()}),
+            closed_variants=MappingProxyType({n: t.value for n, t in closed_variants.items()}),
         )
         self.hours.append((hours, node, texts))
 
@@ -815,7 +815,7 @@ class _Checker:
         variants = self.build_variants(e)
         if answer is None or variants is None:
             return None
-        return Response(e.id.value, answer, buttons, e.source(), variants)
+        return Response(e.id.value, answer, buttons, e.source(), variants=variants)
 
     def examples(self) -> None:
         """The same normalised example in two intents is an error; twice in one intent a warning."""
