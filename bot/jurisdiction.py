@@ -30,15 +30,14 @@ CHOICES: tuple[tuple[str, str], ...] = (
     ("Northern Ireland", "northern_ireland"),
 )
 
-# Places people name, in their usual spellings (after bot.text.normalise-like folding: lower case,
-# apostrophes dropped). Only places that are in one nation and rarely anything else: "newport",
-# "bangor" and "newcastle" are in two nations each, and languages ("welsh", "english") say nothing
-# about where someone is.
+# Places people name, in their usual spellings (after _fold: lower case, apostrophes dropped). Only places
+# that are in one nation and rarely anything else: "newport", "bangor" and "newcastle" are in two nations,
+# "paisley" and "livingston" are also people's names, and a language ("welsh") is not where someone is.
 _PLACES: Mapping[str, tuple[str, ...]] = {
     "scotland": (
         "scotland", "scottish", "police scotland", "glasgow", "edinburgh", "aberdeen", "dundee", "inverness",
-        "stirling", "paisley", "falkirk", "kilmarnock", "ayrshire", "lanarkshire", "fife", "kirkcaldy",
-        "dunfermline", "livingston", "east kilbride", "cumbernauld", "motherwell", "greenock",
+        "stirling", "falkirk", "kilmarnock", "ayrshire", "lanarkshire", "fife", "kirkcaldy",
+        "dunfermline", "east kilbride", "cumbernauld", "motherwell", "greenock",
         "highlands", "shetland", "orkney", "dumfries", "west lothian", "midlothian",
     ),
     "northern_ireland": (

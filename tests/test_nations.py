@@ -169,7 +169,7 @@ def test_place_words_never_silence_the_escalation(engine: Engine) -> None:
 
 def test_a_place_said_after_a_danger_gets_the_danger_answer_first(engine: Engine) -> None:
     assert say(engine, 350, "he's kicking my front door in").escalations == ("emergency",)
-    follow = say(engine, 350, "im in paisley")
+    follow = say(engine, 350, "im in falkirk")
     assert follow.escalations == ("emergency",) and follow.replies[0].kind == "escalation"
     assert engine.conversations.get(350).nation == "scotland"
 
