@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot import htmltext, placeholders
+from bot import htmltext, jurisdiction, placeholders
 from bot.hours import DAYS, hours_text, parse_span
 from bot.model import (
     ESCALATION_IDS,
@@ -48,17 +48,25 @@ EMERGENCY_MARKERS = ("{emergency_number}", "999")
 HELPLINE_MARKERS = ("{helpline_number}", "0808 802 0300")
 
 TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "everyday", "settings")
-INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests")
+INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests",
+               "variants")
 ESCALATION_KEYS = (
     "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
     "examples", "negative_examples", "answer", "follow_up", "silent_phrases", "silent_answer", "buttons", "tests",
     "not_tests",
 )
-HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text")
-RESPONSE_KEYS = ("answer", "buttons")
+HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text", "closed_variants")
+RESPONSE_KEYS = ("answer", "buttons", "variants")
 BUTTON_KEYS = ("text", "intent", "url")
 SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions", "unknown_words")
 AUTO_SETTINGS = ("threshold", "margin", "suggest")  # left out, the matcher chooses them (bot/calibration.py)
+# A default answer naming one of these describes England and Wales law only, so a person in Scotland or
+# Northern Ireland needs an answer of their own: an Act by name, "England and Wales", or an order that
+# exists under that name only there (Northern Ireland's SPOs are under its own 2022 Act, told in its variant).
+EW_ONLY_LAW = re.compile(
+    r"England (?:and|&amp;|&) Wales|\b[A-Z][a-z]+(?: (?:[A-Z][a-z]+|from|of|and|the|on))* Act \d{4}|"
+    r"(?i:\bSPOs?\b|Stalking Protection Orders?|\brestraining orders?|\bnon-molestation orders?|"
+    r"Domestic Abuse Protection Orders?|\bDAPOs?\b|Clare's Law)")
 
 
 @dataclass(frozen=True)
@@ -360,6 +368,7 @@ class _Loader:
             return
         for name in ("examples", "negative_examples", "keywords", "tests"):
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
+        entry.fields["variants"] = self.read_variants(node.items.get("variants"), "variants")
         if "examples" not in node.items:
             self.error(node, f"intent {entry.id.value!r} has no examples: add examples: with what people say")
         elif not entry.fields["examples"] and _empty(node.items["examples"]):
@@ -393,6 +402,32 @@ class _Loader:
             except PatternError as exc:
                 self.error(pattern.node, f"invalid pattern for RE2: {exc}")
         self.escalations.append(entry)
+
+    def read_variants(self, node: YNode | None, what: str) -> dict[str, _Text]:
+        """``variants:`` (or ``closed_variants:``): a jurisdiction id -> that nation's own text."""
+        if node is None or (isinstance(node, YScalar) and node.value is None):
+            return {}
+        if not isinstance(node, YMap):
+            self.error(node, f"{what}: expected jurisdictions ({', '.join(jurisdiction.VARIANTS)}), each with "
+                             f"its own text, found {kind(node)}")
+            return {}
+        out: dict[str, _Text] = {}
+        for name, value in node.items.items():
+            key = node.keys[name]
+            if name == jurisdiction.DEFAULT or name == "england":
+                self.error(key, f"{what}: {name!r} is the default text: write it in answer: (or closed_text:) "
+                                f"and give variants only for {', '.join(jurisdiction.VARIANTS)}")
+                continue
+            if name not in jurisdiction.VARIANTS:
+                hint = suggest(name, jurisdiction.VARIANTS) or (" (did you mean 'northern_ireland'?)"
+                                                               if name.casefold() in ("ni", "n_ireland") else "")
+                self.error(key, f"{what}: unknown jurisdiction {name!r}{hint}; known: "
+                                f"{', '.join(jurisdiction.VARIANTS)}")
+                continue
+            text = self.text(value, f"{what}.{name}")
+            if text is not None:
+                out[name] = text
+        return out
 
     def read_buttons(self, node: YNode) -> list[_ButtonRec]:
         if not isinstance(node, YSeq):
@@ -443,6 +478,9 @@ class _Loader:
             if t is not None:
                 texts[key] = t
                 self.hours_texts.append((key, t))
+        closed_variants = self.read_variants(node.items.get("closed_variants"), "closed_variants")
+        for nation, variant in closed_variants.items():
+            self.hours_texts.append((f"closed_variants.{nation}", variant))
         weekly = self.read_weekly(node.items.get("weekly"), node)
         closed = self.read_dates(node.items.get("closed_dates"))
         if hid is None or not tz_ok or weekly is None or closed is None or len(texts) < 2:
@@ -454,6 +492,7 @@ class _Loader:
             hid.value, name.value if name else title_from_id(hid.value), tz, MappingProxyType(weekly),
             frozenset(closed), texts["open_text"].value, texts["closed_text"].value,
             Source(self.file, node.line, node.col),
+            closed_variants=MappingProxyType({n: t.value for n, t in closed_variants.items()}),
         )
         self.hours.append((hours, node, texts))
 
@@ -532,6 +571,7 @@ class _Loader:
             entry = _Entry("response", _Text(name, key), value, self.file)
             answer = self.text(value.items.get("answer"), "answer", required=True, parent=value)
             entry.fields["answer"] = answer
+            entry.fields["variants"] = self.read_variants(value.items.get("variants"), "variants")
             if "buttons" in value.items:
                 entry.buttons = self.read_buttons(value.items["buttons"])
             self.responses.append(entry)
@@ -634,8 +674,9 @@ class _Checker:
         for h in hours:
             # the longer of the two texts, so the length check covers both
             opened = self.fill_or_empty(h.open_text, {**values, "closes": "16:00"})
-            closed = self.fill_or_empty(h.closed_text, {**values, "opens": "on Wednesday 30 September at 09:30"})
-            values[f"{h.id}_status"] = max(opened, closed, key=len)
+            closed = [self.fill_or_empty(t, {**values, "opens": "on Wednesday 30 September at 09:30"})
+                      for t in (h.closed_text, *h.closed_variants.values())]
+            values[f"{h.id}_status"] = max(opened, *closed, key=len)
             values[f"{h.id}_hours"] = hours_text(h)
         self.fill_values = values
         self.known_placeholders = set(values)
@@ -714,10 +755,37 @@ class _Checker:
                 out.append(Button(b.text.value, url=b.url.value))
         return tuple(out)
 
+    def build_variants(self, e: _Entry) -> Mapping[str, str] | None:
+        """Each variant checked like an answer, and every one an England-and-Wales-only answer needs; None on error."""
+        ld, ok = self.ld, True
+        out: dict[str, str] = {}
+        default: _Text | None = e.fields.get("answer")
+        for name, text in e.fields.get("variants", {}).items():
+            e.fields[f"variants.{name}"] = text
+            checked = self.check_answer(e, f"variants.{name}")
+            if checked is None:
+                ok = False
+                continue
+            out[name] = checked
+            if default is not None and " ".join(checked.split()) == " ".join(default.value.split()):
+                ld.warn(text.node, f"variants.{name} is the same as the default answer: remove it")
+        law = EW_ONLY_LAW.search(default.value) if default is not None else None
+        if default is not None and law is not None:
+            line, col = ld.at(default, law.start())
+            for name in ("scotland", "northern_ireland"):
+                if name not in e.fields.get("variants", {}):
+                    ld.file = e.file
+                    ld.error(default.node, f"answer names {law.group()!r}, England and Wales law, but there is no "
+                                           f"variants.{name}: a person in {jurisdiction.NATIONS[name]} would be "
+                                           "told the wrong law; add their own answer", line, col)
+                    ok = False
+        return MappingProxyType(out) if ok else None
+
     def build_intent(self, e: _Entry) -> Intent | None:
         answer = self.check_answer(e)
         buttons = self.build_buttons(e)
-        if answer is None or not e.fields["examples"]:
+        variants = self.build_variants(e)
+        if answer is None or variants is None or not e.fields["examples"]:
             return None
         title = e.fields["title"]
         return Intent(
@@ -730,6 +798,7 @@ class _Checker:
             buttons=buttons,
             tests=tuple(t.value for t in e.fields["tests"]),
             source=e.source(),
+            variants=variants,
         )
 
     def build_escalation(self, e: _Entry) -> Escalation | None:
@@ -757,9 +826,10 @@ class _Checker:
     def build_response(self, e: _Entry) -> Response | None:
         answer = self.check_answer(e)
         buttons = self.build_buttons(e)
-        if answer is None:
+        variants = self.build_variants(e)
+        if answer is None or variants is None:
             return None
-        return Response(e.id.value, answer, buttons, e.source())
+        return Response(e.id.value, answer, buttons, e.source(), variants=variants)
 
     def examples(self) -> None:
         """The same normalised example in two intents is an error; twice in one intent a warning."""
@@ -831,10 +901,14 @@ class _Checker:
             if entry is None or answer is None:
                 continue
             ld.file = entry.file
-            if not any(m in answer.value for m in EMERGENCY_MARKERS):
-                report(answer.node, f"responses.{name} must give {{emergency_number}} (999){consequence}")
-            if not any(m in answer.value for m in HELPLINE_MARKERS):
-                report(answer.node, f"responses.{name} must give {{helpline_number}} (helpline){consequence}")
+            # every nation's fallback carries them too
+            texts = [(f"responses.{name}", answer)] + [(f"responses.{name} variants.{nation}", t)
+                                                        for nation, t in entry.fields.get("variants", {}).items()]
+            for what, text in texts:
+                if not any(m in text.value for m in EMERGENCY_MARKERS):
+                    report(text.node, f"{what} must give {{emergency_number}} (999){consequence}")
+                if not any(m in text.value for m in HELPLINE_MARKERS):
+                    report(text.node, f"{what} must give {{helpline_number}} (helpline){consequence}")
 
 
 def _default_service() -> Mapping[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from bot import jurisdiction
 from bot.yamlsrc import YamlProblem, parse_text, read_text
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
@@ -73,6 +75,7 @@ DEFAULT_SERVICE: Mapping[str, str] = {
     "helpline_number": "0808 802 0300",
     "report_url": "",
     "timezone": "Europe/London",
+    "jurisdiction": "england_wales",  # whose law and services answers describe until a person says otherwise
 }
 
 
@@ -122,7 +125,8 @@ class Config:
         minutes = self.conversation.danger_minutes
         memory = (f"If a message sounds like an emergency or a crisis, the bot remembers that (not your words) "
                   f"for {minutes} minutes, in memory only, so that what you send next is answered in that light; "
-                  "/erase forgets it.")
+                  "/erase forgets it. If you say where in the UK you are, it remembers the nation, in memory only, "
+                  "until the chat goes quiet or you use /erase.")
         return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage(),
                 "conversation_memory": memory}
 
@@ -261,6 +265,13 @@ def validate(cfg: Config, base_dir: str = ".") -> Config:
         ZoneInfo(cfg.service["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"service.timezone: unknown time zone {cfg.service['timezone']!r}") from None
+    nation = cfg.service.get("jurisdiction", jurisdiction.DEFAULT)
+    if not jurisdiction.valid(nation):
+        close = difflib.get_close_matches(str(nation).casefold(), list(jurisdiction.NATIONS), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"service.jurisdiction: unknown jurisdiction {nation!r}{hint}; expected one of "
+                          f"{', '.join(jurisdiction.NATIONS)} (Wales: wales, for Live Fear Free beside the "
+                          "England and Wales law)")
     if cfg.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level: expected DEBUG, INFO, WARNING or ERROR, got {cfg.log_level!r}")
     if not cfg.storage.path.strip():

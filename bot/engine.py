@@ -12,11 +12,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
+from bot import jurisdiction
 from bot.config import Config
 from bot.confusables import table
 from bot.conversation import Conversations
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
-from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
+from bot.messages import (
+    ERASE,
+    INTENT_PREFIX,
+    KEEP,
+    NATION_PREFIX,
+    NONE_OF_THESE,
+    WHERE_PREFIX,
+    Incoming,
+    Outcome,
+    Reply,
+    ReplyButton,
+)
 from bot.model import Button, Catalog
 from bot.placeholders import fill, values
 from bot.safety import Detector, Hit
@@ -71,7 +83,10 @@ _BUILT_IN = {
     "missed_message": "Sorry, the service restarted and a message you sent may not have been answered. "
     "Please send it again. In an emergency call {emergency_number}. "
     "The National Stalking Helpline is on {helpline_number}.",
+    "where_are_you": "Where are you in the UK? The law and some services differ between the four nations.",
+    "nation_chosen": "Thank you. I will answer for where you are. You can change it at any time.",
 }
+WHERE_BUTTON_TEXT = "Where are you in the UK?"
 
 
 @dataclass(frozen=True)
@@ -136,7 +151,7 @@ class Engine:
         self.erase_button = erase_button
         self.conversations = conversations if conversations is not None else Conversations()
         self._snap = build(catalog)
-        self._values_cache: dict[tuple[int, datetime, bool], Mapping[str, str]] = {}
+        self._values_cache: dict[tuple[int, datetime, bool, str | None], Mapping[str, str]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -181,7 +196,7 @@ class Engine:
         snap = checked.snapshot if reuse and checked is not None else self._snap
         now = incoming.now or datetime.now(timezone.utc)
         if incoming.button is not None:
-            outcome = self._button(snap, incoming.button, now)
+            outcome = self._button(snap, incoming.button, now, incoming.chat)
         else:
             hits = checked.hits if reuse and checked is not None else None
             outcome = self._text(snap, text, now, incoming.chat, hits)
@@ -206,10 +221,19 @@ class Engine:
         if hits is None:
             hits = snap.detector.detect(words)
         escalated = tuple(h.escalation for h in hits)
+        # where the person says they are only chooses among answers: the escalation check above has
+        # already read the whole message, and its answers still come first
+        place = jurisdiction.nation_in(words)
+        if place is not None:
+            self.conversations.update(chat, nation=place)
+        nation = self._nation(chat)
         # someone who says they cannot talk gets the silent route as the escalation's answer
-        replies = [self._escalation_reply(snap, h.escalation, now, silent=snap.detector.silent(h.escalation, words))
+        replies = [self._escalation_reply(snap, h.escalation, now, silent=snap.detector.silent(h.escalation, words),
+                                          nation=nation)
                    for h in hits]
         lines = [f"escalation: {h.escalation} ({h.describe()})" for h in hits] or ["escalation: none"]
+        if place is not None:
+            lines.append(f"place words: answers for {place}")
         remembered = self.conversations.danger(chat)
         self.conversations.touch(chat)
         if hits:
@@ -224,13 +248,23 @@ class Engine:
                 return Outcome(tuple(replies), escalated, command=name, explanation=tuple(lines))
             if snap.catalog.escalation(target) is not None:
                 # /emergency is an escalation asked for by name: it counts, and is remembered, as one
-                replies.append(self._escalation_reply(snap, target, now))
+                replies.append(self._escalation_reply(snap, target, now, nation=nation))
                 escalated = (*escalated, target)
                 self.conversations.update(chat, danger=target)
                 return Outcome(tuple(self._finish(replies)), escalated, command=name, explanation=tuple(lines))
-            return self._intent_outcome(snap, target, replies, escalated, now, command=name, lines=lines)
+            return self._intent_outcome(snap, target, replies, escalated, now, command=name, lines=lines, chat=chat)
 
         query = text if command is None else text.strip()[1:]
+        if place is not None and command is None and jurisdiction.only_place(text):
+            if not hits and remembered is None:
+                # "im in glasgow" asks nothing: say the answers will be for there
+                replies.append(self._response(snap, "nation_chosen", now, kind="notice", nation=nation))
+                return Outcome(tuple(self._finish(replies)), explanation=tuple(lines))
+            query = ""  # nothing to match: after a danger it is a follow-up, answered below
+        elif place is not None:
+            # place words say where, not what: matched without them, "im in glasgow, can i get an order"
+            # is a question about orders
+            query = jurisdiction.strip_places(query)
         match = snap.matcher.match(query)
         lines.extend(explain(match))
         intent = match.intent
@@ -243,12 +277,12 @@ class Engine:
         if not escalated and remembered is not None:
             esc = snap.catalog.escalation(remembered)
             if esc is not None and esc.silent_answer and snap.detector.silent(remembered, text):
-                replies.append(self._escalation_reply(snap, remembered, now, silent=True))
+                replies.append(self._escalation_reply(snap, remembered, now, silent=True, nation=nation))
                 lines.append("follow-up: the person cannot talk: the silent route first")
                 escalated = (remembered,)
             elif esc is not None and intent is None and len(text.split()) <= FOLLOW_UP_WORDS:
                 replies.append(self._render(snap, esc.follow_up or esc.answer, esc.buttons, now, "escalation",
-                                            esc.id))
+                                            esc.id, nation))
                 lines.append("follow-up: a short message with no confident intent: the short answer first")
                 escalated = (remembered,)
         if intent == ERASE_INTENT and not escalated:
@@ -256,15 +290,15 @@ class Engine:
             return Outcome((self._erase_confirmation(snap, now),), escalated, intent=intent,
                            explanation=tuple(lines))
         if intent is not None:
-            return self._intent_outcome(snap, intent, replies, escalated, now, lines=lines)
+            return self._intent_outcome(snap, intent, replies, escalated, now, lines=lines, chat=chat)
         if escalated:
             # the escalation answer already offers the menu; a fallback under it would only add noise
             return Outcome(tuple(self._finish(replies)), escalated, explanation=tuple(lines))
         suggestions = tuple(i for i in match.suggestions if i not in NEVER_GUESSED)
         if suggestions:
-            replies.append(self._choices(snap, suggestions, now))
+            replies.append(self._choices(snap, suggestions, now, nation))
             return Outcome(tuple(replies), escalated, choices=suggestions, explanation=tuple(lines))
-        replies.append(self._response(snap, "fallback", now, kind="fallback"))
+        replies.append(self._response(snap, "fallback", now, kind="fallback", nation=nation))
         return Outcome(tuple(self._finish(replies)), escalated, fallback=True, explanation=tuple(lines))
 
     @staticmethod
@@ -279,22 +313,32 @@ class Engine:
 
     def _intent_outcome(self, snap: Snapshot, intent_id: str, replies: list[Reply],
                         escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
-                        button: str | None = None, lines: list[str] | None = None) -> Outcome:
+                        button: str | None = None, lines: list[str] | None = None,
+                        chat: str | int | None = None, nation: str | None = None) -> Outcome:
         explanation = tuple(lines or ())
+        nation = nation or self._nation(chat)  # a nation just chosen holds even where nothing is remembered
         if intent_id == ERASE_INTENT and not escalated:
             erased = self._response(snap, "erased", now, kind="notice")
             return Outcome((erased,), escalated, intent=intent_id, command=command, button=button, erase=True,
                            explanation=explanation)
         intent = snap.catalog.intent(intent_id)
         if intent is None:
-            replies.append(self._response(snap, "fallback", now, kind="fallback"))
+            replies.append(self._response(snap, "fallback", now, kind="fallback", nation=nation))
             return Outcome(tuple(self._finish(replies)), escalated, fallback=True, command=command,
                            button=button, explanation=explanation)
-        replies.append(self._render(snap, intent.answer, intent.buttons, now, "intent", intent.id))
+        reply = self._render(snap, jurisdiction.answer_for(intent, nation), intent.buttons, now, "intent", intent.id,
+                             nation)
+        if jurisdiction.differs(intent):
+            # the law differs by nation: say whose this is, and let the person say where they are
+            where = f"\n\n<i>This answer is for {jurisdiction.described(intent, nation)}.</i>"
+            reply = Reply(reply.html + where, (*reply.buttons, ReplyButton(WHERE_BUTTON_TEXT,
+                                                                            data=WHERE_PREFIX + intent.id)),
+                          reply.kind, reply.ref)
+        replies.append(reply)
         return Outcome(tuple(self._finish(replies)), escalated, intent=intent.id, command=command,
                        button=button, explanation=explanation)
 
-    def _button(self, snap: Snapshot, data: str, now: datetime) -> Outcome:
+    def _button(self, snap: Snapshot, data: str, now: datetime, chat: str | int | None = None) -> Outcome:
         if data == ERASE:
             erased = self._response(snap, "erased", now, kind="notice")
             return Outcome((erased,), button=data, erase=True)
@@ -302,24 +346,54 @@ class Engine:
             kept = self._response(snap, "erase_kept", now, kind="notice")
             return Outcome(tuple(self._finish([kept])), button=data)
         if data == NONE_OF_THESE:
-            reply = self._response(snap, "none_of_these", now, kind="fallback")
+            reply = self._response(snap, "none_of_these", now, kind="fallback", nation=self._nation(chat))
             return Outcome(tuple(self._finish([reply])), fallback=True, button=data)
+        if data.startswith(WHERE_PREFIX):
+            return Outcome((self._where(snap, data[len(WHERE_PREFIX):], now, self._nation(chat)),), button=data)
+        if data.startswith(NATION_PREFIX):
+            nation, _, shown = data[len(NATION_PREFIX):].partition(":")
+            if jurisdiction.valid(nation):  # forged data sets nothing
+                self.conversations.update(chat, nation=nation)
+                if not shown:
+                    notice = self._response(snap, "nation_chosen", now, kind="notice", nation=nation)
+                    return Outcome(tuple(self._finish([notice])), button=data)
+                return self._intent_outcome(snap, shown, [], (), now, button=data, lines=[f"button: {data}"],
+                                            chat=chat, nation=nation)
         target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
         if snap.catalog.escalation(target) is not None:
-            return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now)])), button=data)
+            return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now, nation=self._nation(chat))])),
+                           button=data)
         # a button from an older catalog (or forged data) may name no intent: answer with the fallback
-        return self._intent_outcome(snap, target, [], (), now, button=data, lines=[f"button: {data}"])
+        return self._intent_outcome(snap, target, [], (), now, button=data, lines=[f"button: {data}"], chat=chat)
 
-    def _escalation_reply(self, snap: Snapshot, escalation_id: str, now: datetime, *, silent: bool = False) -> Reply:
+    def _nation(self, chat: str | int | None) -> str:
+        """The jurisdiction answers describe in this chat: where the person said, else the service's."""
+        chosen = self.conversations.get(chat).nation
+        return chosen or self.service.get("jurisdiction") or jurisdiction.DEFAULT
+
+    def _where(self, snap: Snapshot, intent_id: str, now: datetime, nation: str) -> Reply:
+        """ "Where are you in the UK?" with a button per nation, each showing ``intent_id``'s answer again."""
+        heading = self._response(snap, "where_are_you", now, kind="choices", nation=nation)
+        shown = intent_id if snap.catalog.intent(intent_id) is not None else ""
+        buttons = []
+        for text, choice in jurisdiction.CHOICES:
+            data = f"{NATION_PREFIX}{choice}:{shown}" if shown else NATION_PREFIX + choice
+            if len(data.encode()) > 64:  # Telegram's limit: the choice still counts, the answer is not repeated
+                data = NATION_PREFIX + choice
+            buttons.append(ReplyButton(text, data=data))
+        return Reply(heading.html, tuple(buttons), kind="choices", ref=shown or None)
+
+    def _escalation_reply(self, snap: Snapshot, escalation_id: str, now: datetime, *, silent: bool = False,
+                          nation: str | None = None) -> Reply:
         esc = snap.catalog.escalation(escalation_id)
         if esc is None:  # only reachable with an unserved catalog (classify/check)
             return Reply(f"Call {self.service.get('emergency_number', '999')}.", kind="escalation",
                          ref=escalation_id)
         answer = esc.silent_answer if silent and esc.silent_answer else esc.answer
-        return self._render(snap, answer, esc.buttons, now, "escalation", esc.id)
+        return self._render(snap, answer, esc.buttons, now, "escalation", esc.id, nation)
 
-    def _choices(self, snap: Snapshot, suggestions: tuple[str, ...], now: datetime) -> Reply:
-        heading = self._response(snap, "did_you_mean", now, kind="choices")
+    def _choices(self, snap: Snapshot, suggestions: tuple[str, ...], now: datetime, nation: str | None = None) -> Reply:
+        heading = self._response(snap, "did_you_mean", now, kind="choices", nation=nation)
         buttons = [ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in suggestions]
         buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
         return Reply(heading.html, tuple(buttons), kind="choices")
@@ -328,19 +402,19 @@ class Engine:
         """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), rendered."""
         return self._response(self._snap, name, now or datetime.now(timezone.utc), kind="notice")
 
-    def _response(self, snap: Snapshot, name: str, now: datetime, *, kind: str) -> Reply:
+    def _response(self, snap: Snapshot, name: str, now: datetime, *, kind: str, nation: str | None = None) -> Reply:
         response = snap.catalog.responses.get(name)
         if response is None:
-            return self._render(snap, _BUILT_IN[name], (), now, kind, name)
-        return self._render(snap, response.answer, response.buttons, now, kind, name)
+            return self._render(snap, _BUILT_IN[name], (), now, kind, name, nation)
+        return self._render(snap, jurisdiction.answer_for(response, nation), response.buttons, now, kind, name, nation)
 
     def _title(self, snap: Snapshot, intent_id: str) -> str:
         intent = snap.catalog.intent(intent_id)
         return intent.title if intent is not None else intent_id.replace("_", " ").capitalize()
 
     def _render(self, snap: Snapshot, template: str, buttons: tuple[Button, ...], now: datetime,
-                kind: str, ref: str | None) -> Reply:
-        html = fill(template, self._values(snap, now, as_html=True)).strip()
+                kind: str, ref: str | None, nation: str | None = None) -> Reply:
+        html = fill(template, self._values(snap, now, as_html=True, nation=nation)).strip()
         rendered: list[ReplyButton] = []
         for b in buttons:
             if b.url is not None:
@@ -351,14 +425,15 @@ class Engine:
                 rendered.append(ReplyButton(b.text or self._title(snap, b.intent), data=INTENT_PREFIX + b.intent))
         return Reply(html, tuple(rendered), kind=kind, ref=ref)
 
-    def _values(self, snap: Snapshot, now: datetime, *, as_html: bool) -> Mapping[str, str]:
+    def _values(self, snap: Snapshot, now: datetime, *, as_html: bool, nation: str | None = None) -> Mapping[str, str]:
         """Placeholder values; opening-hours lines change by the minute, so they are kept for one."""
-        key = (id(snap), now.replace(second=0, microsecond=0), as_html)
+        key = (id(snap), now.replace(second=0, microsecond=0), as_html, nation)
         found = self._values_cache.get(key)
         if found is None:
-            if len(self._values_cache) >= 4:  # another minute or catalog: the old entries are stale
+            if len(self._values_cache) >= 16:  # another minute or catalog: the old entries are stale
                 self._values_cache.clear()
-            found = self._values_cache[key] = values(self.service, snap.catalog.hours, now, as_html=as_html)
+            found = self._values_cache[key] = values(self.service, snap.catalog.hours, now, as_html=as_html,
+                                                     nation=nation)
         return found
 
     def _finish(self, replies: list[Reply]) -> list[Reply]:

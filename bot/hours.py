@@ -80,15 +80,18 @@ def describe_opening(opening: datetime, now: datetime) -> str:
     return f"on {weekday} {opening.day} {opening.strftime('%B')} at {at}"
 
 
-def status_text(hours: OpeningHours, now: datetime, values: Mapping[str, str] | None = None) -> str:
+def status_text(hours: OpeningHours, now: datetime, values: Mapping[str, str] | None = None,
+                nation: str | None = None) -> str:
     """The line's open_text or closed_text for ``now``: {closes} or {opens} filled in, and any of
-    ``values`` (the service placeholders, e.g. {emergency_number}) the text uses."""
+    ``values`` (the service placeholders, e.g. {emergency_number}) the text uses; closed, the
+    ``nation``'s own closed text (its 24/7 lines) when there is one."""
     closes = closes_at(hours, now)
     if closes is not None:
         return fill(hours.open_text, {**(values or {}), "closes": closes.strftime("%H:%M")})
     opening = next_opening(hours, now)
     opens = describe_opening(opening, now) if opening else "on a date not yet announced"
-    return fill(hours.closed_text, {**(values or {}), "opens": opens})
+    closed = hours.closed_variants.get(nation, hours.closed_text) if nation else hours.closed_text
+    return fill(closed, {**(values or {}), "opens": opens})
 
 
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

@@ -10,6 +10,8 @@ INTENT_PREFIX = "i:"  # "i:<intent id>": show that intent's answer
 NONE_OF_THESE = "none"  # the "None of these" choice under "Did you mean"
 ERASE = "erase"  # the quick-exit "Erase chat" button, and "Yes, erase it"
 KEEP = "keep"  # "No" under "Erase this chat now?"
+WHERE_PREFIX = "w:"  # "w:<intent id>": ask "Where are you in the UK?" under that intent's answer
+NATION_PREFIX = "n:"  # "n:<jurisdiction id>[:<intent id>]": the person is there; show that answer again
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ class Intent:
     buttons: tuple[Button, ...] = ()
     tests: tuple[str, ...] = ()
     source: Source | None = None
+    # jurisdiction id (bot/jurisdiction.py: scotland, northern_ireland, wales) -> its own answer;
+    # ``answer`` is the England and Wales text, and the one any other nation gets
+    variants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class OpeningHours:
     open_text: str  # may use {closes}
     closed_text: str  # may use {opens}
     source: Source | None = None
+    # jurisdiction id -> its own closed_text: out of hours, each nation's own 24/7 lines
+    closed_variants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,14 @@ class Response:
     answer: str  # Telegram HTML with {placeholders}
     buttons: tuple[Button, ...] = ()
     source: Source | None = None
+    variants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # as Intent.variants
 
 
 # Responses the engine needs to serve; `check` insists on them for a served catalog.
 REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
 OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message",
-                      "erase_confirm", "erase_kept")
+                      "erase_confirm", "erase_kept", "where_are_you", "nation_chosen")
 
 
 @dataclass(frozen=True)

@@ -81,11 +81,13 @@ def values(
     now: datetime,
     *,
     as_html: bool = True,
+    nation: str | None = None,
 ) -> dict[str, str]:
     """Every placeholder's value: the ``service`` settings, {report_online}, each {<id>_status} and {<id>_hours}.
 
     With ``as_html`` (answers) the admin's plain-text service values are HTML-escaped; without it (URLs
-    of link buttons) they are inserted as written.
+    of link buttons) they are inserted as written. ``nation`` (a jurisdiction id) picks each line's
+    closed text for that nation.
     """
     from bot.hours import hours_text, status_text
     from bot.htmltext import to_plain
@@ -99,7 +101,7 @@ def values(
         out["report_online"] = report_online(url, as_html=False)
     for h in hours:
         # status texts are HTML and may use the service placeholders (but not another status)
-        text = status_text(h, now, escaped)
+        text = status_text(h, now, escaped, nation)
         out[f"{h.id}_status"] = text if as_html else to_plain(text)
         out[f"{h.id}_hours"] = hours_text(h)
     return out

@@ -23,8 +23,19 @@ from bot.catalog import load_catalog
 from bot.channels.console import render
 from bot.engine import NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
+from bot.jurisdiction import NATIONS
 from bot.matcher import MAX_WORDS
-from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, ReplyButton
+from bot.messages import (
+    ERASE,
+    INTENT_PREFIX,
+    KEEP,
+    NATION_PREFIX,
+    NONE_OF_THESE,
+    WHERE_PREFIX,
+    Incoming,
+    Outcome,
+    ReplyButton,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # A fixed moment, so opening-hours lines render the same in every reply and in the reference set.
@@ -93,6 +104,10 @@ def reference(engine: Engine) -> Reference:
     presses = [INTENT_PREFIX + i.id for i in engine.catalog.intents]
     presses += [INTENT_PREFIX + e.id for e in engine.catalog.escalations]
     presses += [NONE_OF_THESE, ERASE, KEEP, "not a button"]
+    # each nation's answers, its "answers for" notice and fallback, and the "Where are you in the UK?" choice
+    presses += [f"{NATION_PREFIX}{n}{suffix}" for n in NATIONS for suffix in ("", ":not an intent")]
+    presses += [f"{NATION_PREFIX}{n}:{i.id}" for n in NATIONS for i in engine.catalog.intents]
+    presses += [WHERE_PREFIX + i.id for i in engine.catalog.intents] + [WHERE_PREFIX]
     outcomes = [engine.respond(Incoming(button=data, now=NOW)) for data in presses]
     # the quick-exit intent's own answer is only sent when an escalation stops the erase
     stopped = engine.respond(Incoming(text="/erase help he is here", now=NOW))
