@@ -61,6 +61,32 @@ def matcher_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
     return out
 
 
+def follow_up_problems(result: Analysis) -> list[Problem]:
+    """Each follow-up's tests must reach it within its topic; an example nearer another follow-up is flagged."""
+    from bot.followups import ACCEPT, DIRECT, FollowUpMatcher
+
+    matcher = FollowUpMatcher(result.catalog)
+    out: list[Problem] = []
+    for intent in result.catalog.intents:
+        for f in intent.follow_ups:
+            owner = f"{intent.id}/{f.id}"
+            for i, phrase in enumerate(f.tests):
+                hit = matcher.match(intent.id, phrase)
+                if hit is None or hit.follow_up.id != f.id or hit.score < ACCEPT:
+                    got = "nothing" if hit is None else f"{hit.follow_up.id!r} ({hit.score:.0f}, like {hit.example!r})"
+                    message = (f"follow-up test {phrase!r} gets {got} in the topic {intent.id!r}, not {f.id!r} "
+                               f"(needs {ACCEPT:.0f}): add examples like it")
+                    out.append(Problem(result.source(owner, "tests", i), message))
+            for i, example in enumerate(f.examples):
+                rival = matcher.match(intent.id, example, exclude=f.id)
+                if rival is not None and rival.score >= DIRECT:
+                    message = (f"follow-up example {example!r} of {f.id!r} is {rival.score:.0f}% like "
+                               f"{rival.example!r} of {rival.follow_up.id!r}: it would answer as that one; "
+                               "reword one or keep one")
+                    out.append(Problem(result.source(owner, "examples", i), message, "warning"))
+    return out
+
+
 def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
     """Escalation tests must fire their escalation; not_tests must not."""
     from bot.safety import Detector
@@ -177,6 +203,7 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
         matcher = Matcher(result.catalog) if result.catalog.intents else None
         if matcher is not None:
             problems.extend(matcher_problems(result, matcher))
+            problems.extend(follow_up_problems(result))
         problems.extend(safety_problems(result, matcher))
         if matcher is not None:
             problems.extend(confusable_problems(result))

@@ -15,9 +15,20 @@ from datetime import datetime, timezone
 from bot.config import Config
 from bot.confusables import table
 from bot.conversation import Conversations
+from bot.followups import ACCEPT, DIRECT, SHORT_WORDS, FollowUpHit, FollowUpMatcher
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
-from bot.messages import ERASE, INTENT_PREFIX, KEEP, NONE_OF_THESE, Incoming, Outcome, Reply, ReplyButton
-from bot.model import Button, Catalog
+from bot.messages import (
+    ERASE,
+    FOLLOW_UP_PREFIX,
+    INTENT_PREFIX,
+    KEEP,
+    NONE_OF_THESE,
+    Incoming,
+    Outcome,
+    Reply,
+    ReplyButton,
+)
+from bot.model import Button, Catalog, FollowUp, Intent
 from bot.placeholders import fill, values
 from bot.safety import Detector
 from bot.text import fold
@@ -52,6 +63,12 @@ NEVER_GUESSED = frozenset({ERASE_INTENT, "goodbye"})
 # guesses from the danger words alone.
 AFTER_ESCALATION = 2.5
 FOLLOW_UP_WORDS = 12  # while danger is remembered, messages up to this long are read as follow-ups
+# Never a topic to answer follow-ups in, and sent again when asked again: small talk and the menus.
+NO_TOPIC = frozenset({"greeting", "menu", "thanks", "goodbye", ERASE_INTENT})
+HELPLINE_INTENT = "helpline"  # offered with a topic's follow-ups when its card is asked for twice running
+# Intents that are a route within an escalation ("im deaf, what do i do in an emergency"): when matched,
+# their card follows the escalation answer however the match scored.
+ESCALATION_ROUTES = frozenset({"deaf_emergency"})
 
 # Lines a channel needs even if an admin deleted them from responses.yaml; check warns about that.
 _BUILT_IN = {
@@ -68,6 +85,8 @@ _BUILT_IN = {
     "erased": "To remove the chat itself, and anything still showing, delete it from your chat list.",
     "group_chat": "I only work in private chats. In an emergency call {emergency_number}.",
     "too_long": "That was a long message: I have read the start of it.",
+    "topic_again": "That is the answer I just sent. Pick a more specific question below, or talk it through with "
+    "the National Stalking Helpline on {helpline_number}. In an emergency call {emergency_number}.",
     "missed_message": "Sorry, the service restarted and a message you sent may not have been answered. "
     "Please send it again. In an emergency call {emergency_number}. "
     "The National Stalking Helpline is on {helpline_number}.",
@@ -81,13 +100,15 @@ class Snapshot:
     catalog: Catalog
     matcher: Matcher
     detector: Detector
+    follow_ups: FollowUpMatcher
 
 
 def build(catalog: Catalog) -> Snapshot:
     """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
     table()  # the look-alike letters' data: missing, it fails here, not on someone's message
     matcher = Matcher(catalog)
-    return Snapshot(catalog, matcher, Detector.for_catalog(catalog, known_words=matcher.vocabulary()))
+    detector = Detector.for_catalog(catalog, known_words=matcher.vocabulary())
+    return Snapshot(catalog, matcher, detector, FollowUpMatcher(catalog))
 
 
 def conversations(config: Config) -> Conversations:
@@ -149,7 +170,21 @@ class Engine:
             outcome = self._text(snap, incoming.text or "", now, incoming.chat)
         if outcome.erase:
             self.conversations.forget(incoming.chat)
+        else:
+            self._remember(incoming.chat, outcome)
         return outcome
+
+    def _remember(self, chat: str | int | None, outcome: Outcome) -> None:
+        """Keep the topic and the card just sent (ids only), for follow-ups and for not repeating a card."""
+        if outcome.intent is None:
+            if outcome.fallback or outcome.choices or outcome.escalations:
+                self.conversations.update(chat, card=None)
+            return
+        card = outcome.intent if outcome.follow_up is None else f"{outcome.intent}/{outcome.follow_up}"
+        if outcome.intent in NO_TOPIC:
+            self.conversations.update(chat, card=card)
+        else:
+            self.conversations.update(chat, topic=outcome.intent, card=card)
 
     def _text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None) -> Outcome:
         outcome = self._answer_text(snap, text, now, chat)
@@ -172,6 +207,7 @@ class Engine:
                    for h in hits]
         lines = [f"escalation: {h.escalation} ({h.describe()})" for h in hits] or ["escalation: none"]
         remembered = self.conversations.danger(chat)
+        state = self.conversations.get(chat)
         self.conversations.touch(chat)
         if hits:
             self.conversations.update(chat, danger=hits[0].escalation)
@@ -198,7 +234,7 @@ class Engine:
         # A rule's hit names the danger, and a card must then be clearly about the message; the learned
         # part is the less precise one, and when it fires on a question the answer still follows.
         ruled = any(h.evidence is None for h in hits)
-        if ruled and intent is not None and not self._relevant(snap, match):
+        if ruled and intent is not None and intent not in ESCALATION_ROUTES and not self._relevant(snap, match):
             lines.append(f"after the escalation, {intent} is not confident enough to follow it")
             intent = None
         if not escalated and remembered is not None:
@@ -212,6 +248,14 @@ class Engine:
                                             esc.id))
                 lines.append("follow-up: a short message with no confident intent: the short answer first")
                 escalated = (remembered,)
+        follow = self._follow_up(snap, query, match, intent, state.topic, fresh=bool(hits), lines=lines)
+        if follow is not None:
+            if state.card == f"{follow.intent}/{follow.follow_up.id}":
+                return self._again(snap, follow.intent, follow.follow_up, replies, escalated, now, lines)
+            return self._follow_up_outcome(snap, follow.intent, follow.follow_up, replies, escalated, now,
+                                           lines=lines)
+        if intent is not None and intent == state.card and intent not in NO_TOPIC:
+            return self._again(snap, intent, None, replies, escalated, now, lines)
         if intent == ERASE_INTENT and not escalated:
             # typed words alone never erase: one confirmation button first
             return Outcome((self._erase_confirmation(snap, now),), escalated, intent=intent,
@@ -227,6 +271,65 @@ class Engine:
             return Outcome(tuple(replies), escalated, choices=suggestions, explanation=tuple(lines))
         replies.append(self._response(snap, "fallback", now, kind="fallback"))
         return Outcome(tuple(self._finish(replies)), escalated, fallback=True, explanation=tuple(lines))
+
+    @staticmethod
+    def _follow_up(snap: Snapshot, text: str, match: Match, intent: str | None, topic: str | None, *,
+                   fresh: bool, lines: list[str]) -> FollowUpHit | None:
+        """The follow-up a message asks for: in the remembered topic, or inside the intent it matched."""
+        if fresh:  # a danger just named: its answer, and a card clearly about the message, are enough
+            return None
+        short = len(text.split()) <= SHORT_WORDS
+        if topic is not None and snap.follow_ups.has(topic):
+            hit = snap.follow_ups.match(topic, text)
+            if hit is not None and (
+                (intent is None and hit.score >= ACCEPT)
+                or ((intent == topic or short) and match.layer != "exact" and hit.score >= DIRECT)
+            ):
+                lines.append(f"follow-up in the topic {topic}: {hit.follow_up.id} ({hit.score:.0f}, "
+                             f"like {hit.example!r})")
+                return hit
+        if intent is not None and snap.follow_ups.has(intent):
+            hit = snap.follow_ups.match(intent, text)
+            if hit is not None and hit.score >= DIRECT:
+                lines.append(f"follow-up of {intent}: {hit.follow_up.id} ({hit.score:.0f}, like {hit.example!r})")
+                return hit
+        return None
+
+    def _follow_up_outcome(self, snap: Snapshot, intent_id: str, follow_up: FollowUp, replies: list[Reply],
+                           escalated: tuple[str, ...], now: datetime, *, button: str | None = None,
+                           lines: list[str] | None = None) -> Outcome:
+        intent = snap.catalog.intent(intent_id)
+        # the whole card stays one press away, unless the follow-up already offers it
+        whole = () if intent is None or any(b.intent == intent_id for b in follow_up.buttons) else (
+            Button(intent.title, intent=intent_id),)
+        replies.append(self._render(snap, follow_up.answer, (*follow_up.buttons, *whole), now, "intent", intent_id))
+        return Outcome(tuple(self._finish(replies)), escalated, intent=intent_id, follow_up=follow_up.id,
+                       button=button, explanation=tuple(lines or ()))
+
+    def _again(self, snap: Snapshot, intent_id: str, sent: FollowUp | None, replies: list[Reply],
+               escalated: tuple[str, ...], now: datetime, lines: list[str]) -> Outcome:
+        """Asked for the card just sent: offer the topic's follow-ups and the helpline instead of repeating it."""
+        intent = snap.catalog.intent(intent_id)
+        if intent is None:  # unreachable with a served catalog: the card came from it
+            return self._intent_outcome(snap, intent_id, replies, escalated, now, lines=lines)
+        lines.append(f"{intent_id}{'/' + sent.id if sent else ''} was the card just sent: offering its follow-ups")
+        heading = self._response(snap, "topic_again", now, kind="intent")
+        buttons: list[ReplyButton] = [ReplyButton(f.title, data=f"{FOLLOW_UP_PREFIX}{intent_id}/{f.id}")
+                                      for f in intent.follow_ups if f is not sent]
+        if sent is not None:
+            buttons.append(ReplyButton(intent.title, data=INTENT_PREFIX + intent_id))
+        elif not buttons:  # no follow-ups: the card's own related topics
+            buttons.extend(self._related(snap, intent))
+        if intent_id != HELPLINE_INTENT and snap.catalog.intent(HELPLINE_INTENT) is not None:
+            buttons.append(ReplyButton(self._title(snap, HELPLINE_INTENT), data=INTENT_PREFIX + HELPLINE_INTENT))
+        reply = Reply(heading.html, (*buttons, *heading.buttons), kind="intent", ref=intent_id)
+        replies.append(reply)
+        return Outcome(tuple(self._finish(replies)), escalated, intent=intent_id,
+                       follow_up=sent.id if sent else None, explanation=tuple(lines))
+
+    def _related(self, snap: Snapshot, intent: Intent) -> list[ReplyButton]:
+        return [ReplyButton(b.text or self._title(snap, b.intent), data=INTENT_PREFIX + b.intent)
+                for b in intent.buttons if b.intent is not None and b.intent != HELPLINE_INTENT]
 
     @staticmethod
     def _relevant(snap: Snapshot, match: Match) -> bool:
@@ -265,6 +368,14 @@ class Engine:
         if data == NONE_OF_THESE:
             reply = self._response(snap, "none_of_these", now, kind="fallback")
             return Outcome(tuple(self._finish([reply])), fallback=True, button=data)
+        if data.startswith(FOLLOW_UP_PREFIX):
+            intent_id, _, follow_up_id = data[len(FOLLOW_UP_PREFIX):].partition("/")
+            intent = snap.catalog.intent(intent_id)
+            follow_up = intent.follow_up(follow_up_id) if intent is not None else None
+            if follow_up is not None:
+                return self._follow_up_outcome(snap, intent_id, follow_up, [], (), now, button=data,
+                                               lines=[f"button: {data}"])
+            # forged, or from an older catalog: the fallback below, like an unknown intent
         target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
         if snap.catalog.escalation(target) is not None:
             return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now)])), button=data)
