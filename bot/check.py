@@ -73,9 +73,13 @@ def follow_up_problems(result: Analysis) -> list[Problem]:
             for i, phrase in enumerate(f.tests):
                 hit = matcher.match(intent.id, phrase)
                 if hit is None or hit.follow_up.id != f.id or hit.score < ACCEPT:
-                    got = "nothing" if hit is None else f"{hit.follow_up.id!r} ({hit.score:.0f}, like {hit.example!r})"
-                    message = (f"follow-up test {phrase!r} gets {got} in the topic {intent.id!r}, not {f.id!r} "
-                               f"(needs {ACCEPT:.0f}): add examples like it")
+                    if hit is not None and hit.follow_up.id == f.id:
+                        got = f"only {hit.score:.0f} for {f.id!r} (like {hit.example!r}; it needs {ACCEPT:.0f})"
+                    else:
+                        got = "nothing" if hit is None else (
+                            f"{hit.follow_up.id!r} ({hit.score:.0f}, like {hit.example!r})")
+                        got += f", not {f.id!r}"
+                    message = f"follow-up test {phrase!r} gets {got} in the topic {intent.id!r}: add examples like it"
                     out.append(Problem(result.source(owner, "tests", i), message))
             for i, example in enumerate(f.examples):
                 rival = matcher.match(intent.id, example, exclude=f.id)
