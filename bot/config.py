@@ -78,9 +78,10 @@ class LocalService:
     hours: str = ""
 
     def line(self) -> str:
-        """One plain-text bullet: name (area): what it helps with. Phone, link, hours."""
-        contact = ". ".join(part for part in (self.phone, self.url, self.hours) if part)
-        return f"• {self.name} ({self.area}): {self.helps_with.rstrip('.')}." + (f" {contact}." if contact else "")
+        """One plain-text bullet: name (area): what it helps with. Phone · link · hours."""
+        # no full stop after a link: some apps would take it as part of the address
+        contact = " · ".join(part for part in (self.phone, self.url, self.hours) if part)
+        return f"• {self.name} ({self.area}): {self.helps_with.rstrip('.')}. {contact}"
 
 
 LOCAL_SERVICE_KEYS = ("name", "helps_with", "area", "phone", "url", "hours")

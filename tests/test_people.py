@@ -219,7 +219,7 @@ def test_local_services_appear_where_they_fit_and_vanish_when_none(tmp_path: Pat
     assert config.local_services[0].area == "Exampleshire"
     (outcome,) = _talk(_engine(config), "what other organisations can help me")
     assert outcome.intent == "other_support"
-    assert "Example IDVA Service (Exampleshire): advocacy for people at high risk. 0100 000 0000." in (
+    assert "Example IDVA Service (Exampleshire): advocacy for people at high risk. 0100 000 0000 · Mon-Fri 9am-5pm" in (
         outcome.replies[-1].html)
     (plain,) = _talk(_engine(), "what other organisations can help me")
     assert "Local services in your area" not in plain.replies[-1].html
