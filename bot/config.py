@@ -145,7 +145,9 @@ class Config:
         minutes = self.conversation.danger_minutes
         memory = (f"If a message sounds like an emergency or a crisis, the bot remembers that (not your words) "
                   f"for {minutes} minutes, in memory only, so that what you send next is answered in that light; "
-                  "/erase forgets it.")
+                  f"it also remembers which topic it last answered (not your words), for up to "
+                  f"{self.conversation.quiet_minutes} minutes without messages, so a short question like "
+                  "\"is it free\" is answered in that topic; /erase forgets both.")
         return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage(),
                 "conversation_memory": memory, "local_services": self._local_services()}
 
