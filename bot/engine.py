@@ -243,7 +243,9 @@ class Engine:
                 replies.append(self._escalation_reply(snap, remembered, now, silent=True))
                 lines.append("follow-up: the person cannot talk: the silent route first")
                 escalated = (remembered,)
-            elif esc is not None and intent is None and len(text.split()) <= FOLLOW_UP_WORDS:
+            elif esc is not None and len(text.split()) <= FOLLOW_UP_WORDS and (
+                    intent is None or not self._relevant(snap, match)):
+                # a weak guess ("where do i go" -> reporting) may follow, but the danger answer comes first
                 replies.append(self._render(snap, esc.follow_up or esc.answer, esc.buttons, now, "escalation",
                                             esc.id))
                 lines.append("follow-up: a short message with no confident intent: the short answer first")

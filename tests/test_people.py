@@ -242,3 +242,10 @@ def test_a_bad_local_service_is_refused_naming_the_entry_and_field(tmp_path: Pat
         load_config(path)
     assert str(path) in str(err.value)
     assert says in str(err.value)
+
+
+def test_in_a_danger_window_a_topic_follow_up_comes_after_the_short_danger_answer() -> None:
+    _, danger, free = _talk(_engine(), "how do i report stalking", "hes outside my house now", "is it free")
+    assert danger.escalations[0] == "emergency"
+    assert free.replies[0].kind == "escalation"  # the danger is remembered: its short answer first
+    assert (free.intent, free.follow_up) == ("how_to_report", "cost")
