@@ -311,9 +311,7 @@ class Engine:
     def _again(self, snap: Snapshot, intent_id: str, sent: FollowUp | None, replies: list[Reply],
                escalated: tuple[str, ...], now: datetime, lines: list[str]) -> Outcome:
         """Asked for the card just sent: offer the topic's follow-ups and the helpline instead of repeating it."""
-        intent = snap.catalog.intent(intent_id)
-        if intent is None:  # unreachable with a served catalog: the card came from it
-            return self._intent_outcome(snap, intent_id, replies, escalated, now, lines=lines)
+        intent = snap.catalog.by_id[intent_id]  # the card just matched or sent came from this catalog
         lines.append(f"{intent_id}{'/' + sent.id if sent else ''} was the card just sent: offering its follow-ups")
         heading = self._response(snap, "topic_again", now, kind="intent")
         buttons: list[ReplyButton] = [ReplyButton(f.title, data=f"{FOLLOW_UP_PREFIX}{intent_id}/{f.id}")
