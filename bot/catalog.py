@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import htmltext, jurisdiction, placeholders
 from bot.hours import DAYS, hours_text, parse_span
+from bot.messages import FOLLOW_UP_PREFIX
 from bot.model import (
     ESCALATION_IDS,
     OPTIONAL_RESPONSES,
@@ -26,6 +27,7 @@ from bot.model import (
     Button,
     Catalog,
     Escalation,
+    FollowUp,
     Intent,
     MatcherSettings,
     OpeningHours,
@@ -49,7 +51,8 @@ HELPLINE_MARKERS = ("{helpline_number}", "0808 802 0300")
 
 TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "everyday", "settings")
 INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests",
-               "variants")
+               "variants", "follow_ups")
+FOLLOW_UP_KEYS = ("id", "title", "examples", "answer", "buttons", "tests")
 ESCALATION_KEYS = (
     "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
     "examples", "negative_examples", "answer", "follow_up", "silent_phrases", "silent_answer", "buttons", "tests",
@@ -145,6 +148,7 @@ class _Entry:
     file: str
     fields: dict[str, Any] = field(default_factory=dict)
     buttons: list[_ButtonRec] = field(default_factory=list)
+    follow_ups: list[_Entry] = field(default_factory=list)
 
     def source(self) -> Source:
         return Source(self.file, self.node.line, self.node.col)
@@ -376,7 +380,64 @@ class _Loader:
         elif 0 < len(entry.fields["examples"]) < FEW_EXAMPLES:
             self.warn(node.items["examples"], f"only {len(entry.fields['examples'])} examples: "
                                               f"{FEW_EXAMPLES} or more make matching reliable")
+        if "follow_ups" in node.items:
+            entry.follow_ups = self.read_follow_ups(node.items["follow_ups"], entry.id.value)
         self.intents.append(entry)
+
+    def read_follow_ups(self, node: YNode, intent_id: str) -> list[_Entry]:
+        """An intent's follow_ups: each a small intent of its own, answered within the topic."""
+        if _empty(node):
+            return []
+        if not isinstance(node, YSeq):
+            self.error(node, f"follow_ups: expected a list (items starting with '- '), found {kind(node)}")
+            return []
+        out: list[_Entry] = []
+        seen: dict[str, _Entry] = {}
+        owner: dict[str, tuple[str, _Text]] = {}  # normalised example -> (follow-up id, where)
+        from bot.text import normalise
+
+        for item in node.items:
+            if not isinstance(item, YMap):
+                self.error(item, f"each follow-up must be a mapping (id: ...), found {kind(item)}")
+                continue
+            self.keys(item, FOLLOW_UP_KEYS, "in a follow-up")
+            fid = self.text(item.items.get("id"), "follow-up id", required=True, parent=item)
+            if fid is None:
+                continue
+            if not ID_PATTERN.match(fid.value):
+                self.error(fid.node, f"follow-up id {fid.value!r} must be lower_snake_case (a-z, 0-9 and _)")
+                continue
+            data = f"{FOLLOW_UP_PREFIX}{intent_id}/{fid.value}"
+            if len(data.encode()) > MAX_CALLBACK_BYTES:
+                self.error(fid.node, f"follow-up id is too long for a Telegram button: {intent_id!r} and "
+                                     f"{fid.value!r} together may have at most {MAX_CALLBACK_BYTES - 3} characters")
+            if fid.value in seen:
+                self.error(fid.node, f"follow-up id {fid.value!r} is already used in {intent_id!r} at line "
+                                     f"{seen[fid.value].id.node.line}: ids must be unique within an intent")
+                continue
+            entry = _Entry("follow_up", fid, item, self.file)
+            seen[fid.value] = entry
+            title = self.text(item.items.get("title"), "follow-up title", required=True, parent=item)
+            if title is not None and len(title.value) > TITLE_MAX:
+                self.warn(title.node, f"title is {len(title.value)} characters: buttons cut off titles over "
+                                      f"{TITLE_MAX} on phones; shorten it")
+            entry.fields["title"] = title
+            entry.fields["answer"] = self.text(item.items.get("answer"), "answer", required=True, parent=item)
+            for name in ("examples", "tests"):
+                entry.fields[name] = self.text_list(item.items[name], name) if name in item.items else []
+            if not entry.fields["examples"]:
+                where = item.items.get("examples") or item
+                self.error(where, f"follow-up {fid.value!r} has no examples: add the short questions people ask")
+            for t in entry.fields["examples"]:
+                norm = normalise(t.value)
+                first = owner.setdefault(norm, (fid.value, t))
+                if first[0] != fid.value:
+                    self.error(t.node, f"{t.value!r} is also an example of follow-up {first[0]!r} "
+                                       f"(line {first[1].node.line}): keep it in one")
+            if "buttons" in item.items:
+                entry.buttons = self.read_buttons(item.items["buttons"])
+            out.append(entry)
+        return out
 
     def read_escalation(self, node: YMap) -> None:
         entry = self.read_entry(node, "escalation", ESCALATION_KEYS)
@@ -781,10 +842,20 @@ class _Checker:
                     ok = False
         return MappingProxyType(out) if ok else None
 
+    def build_follow_up(self, e: _Entry) -> FollowUp | None:
+        answer = self.check_answer(e)
+        buttons = self.build_buttons(e)
+        title = e.fields["title"]
+        if answer is None or title is None or not e.fields["examples"]:
+            return None
+        return FollowUp(e.id.value, title.value, tuple(t.value for t in e.fields["examples"]), answer, buttons,
+                        tuple(t.value for t in e.fields["tests"]), e.source())
+
     def build_intent(self, e: _Entry) -> Intent | None:
         answer = self.check_answer(e)
         buttons = self.build_buttons(e)
         variants = self.build_variants(e)
+        follow_ups = [self.build_follow_up(f) for f in e.follow_ups]
         if answer is None or variants is None or not e.fields["examples"]:
             return None
         title = e.fields["title"]
@@ -799,6 +870,7 @@ class _Checker:
             tests=tuple(t.value for t in e.fields["tests"]),
             source=e.source(),
             variants=variants,
+            follow_ups=tuple(f for f in follow_ups if f is not None),
         )
 
     def build_escalation(self, e: _Entry) -> Escalation | None:
@@ -867,7 +939,8 @@ class _Checker:
         edges: dict[str, list[str]] = {}
         for e in entries:
             key = e.id.value if e.kind == "intent" else f"{e.kind}:{e.id.value}"
-            edges[key] = [b.intent.value for b in e.buttons if b.intent is not None]
+            buttons = [*e.buttons, *(b for f in e.follow_ups for b in f.buttons)]
+            edges[key] = [b.intent.value for b in buttons if b.intent is not None]
         seen = set(roots)
         todo = roots + [k for k in edges if ":" in k]
         while todo:
@@ -926,7 +999,8 @@ class Analysis:
     problems: list[Problem]
     directory: str
     files: int
-    # (owner, field, index) -> position; owner is an intent id, "escalation:<id>", "hours:<id>" or "";
+    # (owner, field, index) -> position; owner is an intent id, "<intent id>/<follow-up id>",
+    # "escalation:<id>", "hours:<id>" or "";
     # field is examples, negative_examples, tests, not_tests, out_of_scope or closed_dates.
     sources: Mapping[tuple[str, str, int], Source]
     normalised: Mapping[str, str] = field(default_factory=dict)  # example -> bot.text.normalise(example)
@@ -949,6 +1023,11 @@ def _sources(loader: _Loader) -> dict[tuple[str, str, int], Source]:
                 if isinstance(texts, list):
                     for i, t in enumerate(texts):
                         out[(owner, name, i)] = Source(e.file, t.node.line, t.node.col)
+            for f in e.follow_ups:  # owner "<intent id>/<follow-up id>"
+                out.setdefault((f"{owner}/{f.id.value}", "", 0), f.source())
+                for name in ("examples", "tests"):
+                    for i, t in enumerate(f.fields.get(name, [])):
+                        out[(f"{owner}/{f.id.value}", name, i)] = Source(f.file, t.node.line, t.node.col)
     for hours, node, _ in loader.hours:
         file = hours.source.file if hours.source else ""
         where = node.keys.get("closed_dates") or node

@@ -61,6 +61,36 @@ def matcher_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
     return out
 
 
+def follow_up_problems(result: Analysis) -> list[Problem]:
+    """Each follow-up's tests must reach it within its topic; an example nearer another follow-up is flagged."""
+    from bot.followups import ACCEPT, DIRECT, FollowUpMatcher
+
+    matcher = FollowUpMatcher(result.catalog)
+    out: list[Problem] = []
+    for intent in result.catalog.intents:
+        for f in intent.follow_ups:
+            owner = f"{intent.id}/{f.id}"
+            for i, phrase in enumerate(f.tests):
+                hit = matcher.match(intent.id, phrase)
+                if hit is None or hit.follow_up.id != f.id or hit.score < ACCEPT:
+                    if hit is not None and hit.follow_up.id == f.id:
+                        got = f"only {hit.score:.0f} for {f.id!r} (like {hit.example!r}; it needs {ACCEPT:.0f})"
+                    else:
+                        got = "nothing" if hit is None else (
+                            f"{hit.follow_up.id!r} ({hit.score:.0f}, like {hit.example!r})")
+                        got += f", not {f.id!r}"
+                    message = f"follow-up test {phrase!r} gets {got} in the topic {intent.id!r}: add examples like it"
+                    out.append(Problem(result.source(owner, "tests", i), message))
+            for i, example in enumerate(f.examples):
+                rival = matcher.match(intent.id, example, exclude=f.id)
+                if rival is not None and rival.score >= DIRECT:
+                    message = (f"follow-up example {example!r} of {f.id!r} is {rival.score:.0f}% like "
+                               f"{rival.example!r} of {rival.follow_up.id!r}: it would answer as that one; "
+                               "reword one or keep one")
+                    out.append(Problem(result.source(owner, "examples", i), message, "warning"))
+    return out
+
+
 def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
     """Escalation tests must fire their escalation; not_tests must not."""
     from bot.safety import Detector
@@ -182,6 +212,7 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
             problems.extend(matcher_problems(result, matcher))
             if matcher.calibration is not None and notes is not None:
                 notes.append(matcher.calibration.describe())
+            problems.extend(follow_up_problems(result))
         problems.extend(safety_problems(result, matcher))
         if matcher is not None:
             problems.extend(confusable_problems(result))

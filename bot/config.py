@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot import jurisdiction
-from bot.yamlsrc import YamlProblem, parse_text, read_text
+from bot.yamlsrc import YamlProblem, YMap, YSeq, parse_text, read_text
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
@@ -68,6 +68,28 @@ class ConversationConfig:
     quiet_minutes: int = 120  # a chat's remembered state is forgotten after this long without messages
 
 
+@dataclass(frozen=True)
+class LocalService:
+    """A local service the operator lists (service.local_services), shown by the {local_services} placeholder."""
+
+    name: str
+    helps_with: str
+    area: str
+    phone: str = ""
+    url: str = ""
+    hours: str = ""
+
+    def line(self) -> str:
+        """One plain-text bullet: name (area): what it helps with. Phone · link · hours."""
+        # no full stop after a link: some apps would take it as part of the address
+        contact = " · ".join(part for part in (self.phone, self.url, self.hours) if part)
+        return f"• {self.name} ({self.area}): {self.helps_with.rstrip('.')}. {contact}"
+
+
+LOCAL_SERVICE_KEYS = ("name", "helps_with", "area", "phone", "url", "hours")
+LOCAL_SERVICES_HEADING = "Local services in your area:"
+
+
 DEFAULT_SERVICE: Mapping[str, str] = {
     "organisation": "",
     "emergency_number": "999",
@@ -90,6 +112,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     conversation: ConversationConfig = field(default_factory=ConversationConfig)
     service: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVICE))
+    local_services: tuple[LocalService, ...] = ()  # service.local_services, in the order written
     log_level: str = "INFO"
     base_dir: str = "."  # relative paths in the file are resolved against its folder
 
@@ -125,10 +148,18 @@ class Config:
         minutes = self.conversation.danger_minutes
         memory = (f"If a message sounds like an emergency or a crisis, the bot remembers that (not your words) "
                   f"for {minutes} minutes, in memory only, so that what you send next is answered in that light; "
-                  "/erase forgets it. If you say where in the UK you are, it remembers the nation, in memory only, "
-                  "until the chat goes quiet or you use /erase.")
+                  f"it also remembers which topic it last answered (not your words), for up to "
+                  f"{self.conversation.quiet_minutes} minutes without messages, so a short question like "
+                  "\"is it free\" is answered in that topic. If you say where in the UK you are, it remembers the "
+                  "nation, in memory only, until the chat goes quiet. /erase forgets all of it.")
         return {**self.service, "auto_erase": sentence, "message_storage": self._message_storage(),
-                "conversation_memory": memory}
+                "conversation_memory": memory, "local_services": self._local_services()}
+
+    def _local_services(self) -> str:
+        """The {local_services} text: empty when none are configured, so it ends a paragraph with nothing."""
+        if not self.local_services:
+            return ""
+        return "\n\n" + "\n".join((LOCAL_SERVICES_HEADING, *(s.line() for s in self.local_services)))
 
     def _message_storage(self) -> str:
         """What /privacy says is kept of what people write: true for privacy.log_unmatched either way."""
@@ -190,6 +221,55 @@ TOP_LEVEL = ("telegram", "intents_dir", "watch_intents", "storage", "privacy", "
              "log_level")
 
 
+def parse_local_services(raw: Any, where: str, lines: list[int] | None = None) -> tuple[LocalService, ...]:
+    """service.local_services -> LocalService entries; ConfigError names the entry (and line) and the field."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: service.local_services: expected a list of services (items starting with "
+                          f"'- '), got {type(raw).__name__}")
+    out: list[LocalService] = []
+    for i, item in enumerate(raw):
+        line = f" (line {lines[i]})" if lines and i < len(lines) else ""
+        label = f"{where}: service.local_services entry {i + 1}{line}"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{label}: expected name:, helps_with:, area: and a phone: or url:, got {item!r}")
+        name = item.get("name")
+        if isinstance(name, str) and name.strip():
+            label += f" ({name.strip()!r})"
+        unknown = sorted(str(k) for k in item if k not in LOCAL_SERVICE_KEYS)
+        if unknown:
+            raise ConfigError(f"{label}: unknown field(s) {', '.join(unknown)}; known: {', '.join(LOCAL_SERVICE_KEYS)}")
+        values: dict[str, str] = {}
+        for key in LOCAL_SERVICE_KEYS:
+            value = item.get(key)
+            if value is None:
+                value = ""
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                raise ConfigError(f"{label}: {key}: expected text, got {value!r}")
+            values[key] = " ".join(str(value).split())  # one line: it is shown as one bullet
+        for key in ("name", "helps_with", "area"):
+            if not values[key]:
+                raise ConfigError(f"{label}: {key}: missing or empty; every local service needs name, helps_with "
+                                  "and area")
+        if not values["phone"] and not values["url"]:
+            raise ConfigError(f"{label}: give a phone: or a url: so people can reach it")
+        if values["url"] and not values["url"].startswith("https://"):
+            raise ConfigError(f"{label}: url: {values['url']!r} must start with https://")
+        if isinstance(item.get("phone"), int):
+            raise ConfigError(f"{label}: phone: quote it (\"0113 000 0000\"), or the leading 0 and spaces are lost")
+        out.append(LocalService(**values))
+    return tuple(out)
+
+
+def _local_service_lines(text: str) -> list[int]:
+    """The line of each service.local_services entry, for error messages (empty when not found)."""
+    root, _ = parse_text(text)
+    service = root.items.get("service") if isinstance(root, YMap) else None
+    entries = service.items.get("local_services") if isinstance(service, YMap) else None
+    return [item.line for item in entries.items] if isinstance(entries, YSeq) else []
+
+
 def load_config(path: str | Path | None) -> Config:
     """Read and validate a config file; None gives the defaults (console use)."""
     if path is None:
@@ -213,7 +293,7 @@ def load_config(path: str | Path | None) -> Config:
         where = f"{p}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(p)
         what = getattr(exc, "problem", None) or type(exc).__name__
         raise ConfigError(f"{where}: not valid YAML: {' '.join(str(what).split())}") from None
-    return validate(parse_config(raw or {}, str(p)), base_dir=str(p.parent))
+    return validate(parse_config(raw or {}, str(p), _local_service_lines(text)), base_dir=str(p.parent))
 
 
 def _positioned(path: Path, problems: list[YamlProblem]) -> str:
@@ -222,8 +302,8 @@ def _positioned(path: Path, problems: list[YamlProblem]) -> str:
     return f"{path}:{problem.line}:{problem.col}: {problem.message}"
 
 
-def parse_config(raw: Any, where: str = "config") -> Config:
-    """Build a Config from an already-loaded mapping."""
+def parse_config(raw: Any, where: str = "config", local_service_lines: list[int] | None = None) -> Config:
+    """Build a Config from an already-loaded mapping (``local_service_lines``: where each local service is)."""
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
     unknown = sorted(set(raw) - set(TOP_LEVEL))
@@ -233,7 +313,10 @@ def parse_config(raw: Any, where: str = "config") -> Config:
     if not isinstance(service_raw, dict):
         raise ConfigError(f"{where}: service: expected a mapping")
     service = dict(DEFAULT_SERVICE)
+    local_services = parse_local_services(service_raw.get("local_services"), where, local_service_lines)
     for key, value in service_raw.items():
+        if key == "local_services":
+            continue
         if not isinstance(key, str) or not key.isidentifier():
             raise ConfigError(f"{where}: service.{key}: names must be letters, digits and _")
         service[key] = _coerce(value, "", f"{where}: service.{key}")
@@ -245,6 +328,7 @@ def parse_config(raw: Any, where: str = "config") -> Config:
         privacy=_section(PrivacyConfig, raw.get("privacy"), f"{where}: privacy"),
         conversation=_section(ConversationConfig, raw.get("conversation"), f"{where}: conversation"),
         service=service,
+        local_services=local_services,
         log_level=_coerce(raw.get("log_level", "INFO"), "", f"{where}: log_level").upper(),
     )
     return cfg

@@ -25,6 +25,7 @@ class ChatState:
     danger: str | None = None  # the escalation that last fired
     danger_at: float = 0.0
     topic: str | None = None  # the intent last answered, for follow-ups that name no topic
+    card: str | None = None  # the card last sent ("<intent>" or "<intent>/<follow-up>"): never sent twice running
     nation: str | None = None  # a jurisdiction id the person named ("im in glasgow" -> scotland)
     language: str | None = None  # a language code the person chose or wrote in ("cy")
     seen_at: float = 0.0

@@ -16,9 +16,11 @@ from bot import jurisdiction
 from bot.config import Config
 from bot.confusables import table
 from bot.conversation import Conversations
+from bot.followups import ACCEPT, DIRECT, SHORT_WORDS, FollowUpHit, FollowUpMatcher
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import (
     ERASE,
+    FOLLOW_UP_PREFIX,
     INTENT_PREFIX,
     KEEP,
     NATION_PREFIX,
@@ -29,7 +31,7 @@ from bot.messages import (
     Reply,
     ReplyButton,
 )
-from bot.model import Button, Catalog
+from bot.model import Button, Catalog, FollowUp, Intent
 from bot.placeholders import fill, values
 from bot.safety import Detector, Hit
 from bot.text import fold
@@ -58,12 +60,19 @@ ERASE_BUTTON = ReplyButton("Erase chat", data=ERASE)
 NONE_BUTTON_TEXT = "None of these"
 # Never offered as a guess under "Did you mean": a wrong guess would end or wipe the conversation.
 NEVER_GUESSED = frozenset({ERASE_INTENT, "goodbye"})
-# After an escalation an intent card follows only when the match is this many times the threshold:
-# "he threatened to kill me and he is outside" scores 75 for threats_to_kill, while "HES HERE HES
-# OUTSIDE" reaches an order card with 23 and a neighbour being beaten the harassment card with 43,
-# guesses from the danger words alone.
-AFTER_ESCALATION = 2.5
+# After an escalation an intent card follows only when the match is this many times the threshold
+# (16 in the default catalog): "he threatened to kill me and he is outside" scores 78 for
+# threats_to_kill and "he broke the restraining order and hes outside now" 76 for breach_of_order,
+# while "HES HERE HES OUTSIDE" reaches an order card with 26 and a neighbour being beaten the
+# harassment card with 47, guesses from the danger words alone.
+AFTER_ESCALATION = 3.5
 FOLLOW_UP_WORDS = 12  # while danger is remembered, messages up to this long are read as follow-ups
+# Never a topic to answer follow-ups in, and sent again when asked again: small talk and the menus.
+NO_TOPIC = frozenset({"greeting", "menu", "thanks", "goodbye", ERASE_INTENT})
+HELPLINE_INTENT = "helpline"  # offered with a topic's follow-ups when its card is asked for twice running
+# Intents that are a route within an escalation ("im deaf, what do i do in an emergency"): when matched,
+# their card follows the escalation answer however the match scored.
+ESCALATION_ROUTES = frozenset({"deaf_emergency"})
 
 # Lines a channel needs even if an admin deleted them from responses.yaml; check warns about that.
 _BUILT_IN = {
@@ -80,6 +89,8 @@ _BUILT_IN = {
     "erased": "To remove the chat itself, and anything still showing, delete it from your chat list.",
     "group_chat": "I only work in private chats. In an emergency call {emergency_number}.",
     "too_long": "That was a long message: I have read the start of it.",
+    "topic_again": "That is the answer I just sent. Pick a more specific question below, or talk it through with "
+    "the National Stalking Helpline on {helpline_number}. In an emergency call {emergency_number}.",
     "missed_message": "Sorry, the service restarted and a message you sent may not have been answered. "
     "Please send it again. In an emergency call {emergency_number}. "
     "The National Stalking Helpline is on {helpline_number}.",
@@ -96,6 +107,7 @@ class Snapshot:
     catalog: Catalog
     matcher: Matcher
     detector: Detector
+    follow_ups: FollowUpMatcher
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,8 @@ def build(catalog: Catalog) -> Snapshot:
     """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
     table()  # the look-alike letters' data: missing, it fails here, not on someone's message
     matcher = Matcher(catalog)
-    return Snapshot(catalog, matcher, Detector.for_catalog(catalog, known_words=matcher.vocabulary()))
+    detector = Detector.for_catalog(catalog, known_words=matcher.vocabulary())
+    return Snapshot(catalog, matcher, detector, FollowUpMatcher(catalog))
 
 
 def conversations(config: Config) -> Conversations:
@@ -202,7 +215,22 @@ class Engine:
             outcome = self._text(snap, text, now, incoming.chat, hits)
         if outcome.erase:
             self.conversations.forget(incoming.chat)
+        else:
+            self._remember(incoming.chat, outcome)
         return outcome
+
+    def _remember(self, chat: str | int | None, outcome: Outcome) -> None:
+        """Keep the topic and the card just sent (ids only), for follow-ups and for not repeating a card."""
+        if outcome.intent is None:
+            # anything else between two asks for the same card (a fallback, a nation chosen) breaks the run
+            if self.conversations.get(chat).card is not None:
+                self.conversations.update(chat, card=None)
+            return
+        card = outcome.intent if outcome.follow_up is None else f"{outcome.intent}/{outcome.follow_up}"
+        if outcome.intent in NO_TOPIC:
+            self.conversations.update(chat, card=card)
+        else:
+            self.conversations.update(chat, topic=outcome.intent, card=card)
 
     def _text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None,
               hits: tuple[Hit, ...] | None) -> Outcome:
@@ -235,6 +263,7 @@ class Engine:
         if place is not None:
             lines.append(f"place words: answers for {place}")
         remembered = self.conversations.danger(chat)
+        state = self.conversations.get(chat)
         self.conversations.touch(chat)
         if hits:
             self.conversations.update(chat, danger=hits[0].escalation)
@@ -271,7 +300,7 @@ class Engine:
         # A rule's hit names the danger, and a card must then be clearly about the message; the learned
         # part is the less precise one, and when it fires on a question the answer still follows.
         ruled = any(h.evidence is None for h in hits)
-        if ruled and intent is not None and not self._relevant(snap, match):
+        if ruled and intent is not None and intent not in ESCALATION_ROUTES and not self._relevant(snap, match):
             lines.append(f"after the escalation, {intent} is not confident enough to follow it")
             intent = None
         if not escalated and remembered is not None:
@@ -280,11 +309,21 @@ class Engine:
                 replies.append(self._escalation_reply(snap, remembered, now, silent=True, nation=nation))
                 lines.append("follow-up: the person cannot talk: the silent route first")
                 escalated = (remembered,)
-            elif esc is not None and intent is None and len(text.split()) <= FOLLOW_UP_WORDS:
+            elif esc is not None and len(text.split()) <= FOLLOW_UP_WORDS and (
+                    intent is None or not self._relevant(snap, match)):
+                # a weak guess ("where do i go" -> reporting) may follow, but the danger answer comes first
                 replies.append(self._render(snap, esc.follow_up or esc.answer, esc.buttons, now, "escalation",
                                             esc.id, nation))
                 lines.append("follow-up: a short message with no confident intent: the short answer first")
                 escalated = (remembered,)
+        follow = self._follow_up(snap, query, match, intent, state.topic, fresh=bool(hits), lines=lines)
+        if follow is not None:
+            if state.card == f"{follow.intent}/{follow.follow_up.id}":
+                return self._again(snap, follow.intent, follow.follow_up, replies, escalated, now, lines)
+            return self._follow_up_outcome(snap, follow.intent, follow.follow_up, replies, escalated, now,
+                                           lines=lines)
+        if intent is not None and intent == state.card and intent not in NO_TOPIC:
+            return self._again(snap, intent, None, replies, escalated, now, lines)
         if intent == ERASE_INTENT and not escalated:
             # typed words alone never erase: one confirmation button first
             return Outcome((self._erase_confirmation(snap, now),), escalated, intent=intent,
@@ -300,6 +339,63 @@ class Engine:
             return Outcome(tuple(replies), escalated, choices=suggestions, explanation=tuple(lines))
         replies.append(self._response(snap, "fallback", now, kind="fallback", nation=nation))
         return Outcome(tuple(self._finish(replies)), escalated, fallback=True, explanation=tuple(lines))
+
+    @staticmethod
+    def _follow_up(snap: Snapshot, text: str, match: Match, intent: str | None, topic: str | None, *,
+                   fresh: bool, lines: list[str]) -> FollowUpHit | None:
+        """The follow-up a message asks for: in the remembered topic, or inside the intent it matched."""
+        if fresh:  # a danger just named: its answer, and a card clearly about the message, are enough
+            return None
+        short = len(text.split()) <= SHORT_WORDS
+        if topic is not None and snap.follow_ups.has(topic):
+            hit = snap.follow_ups.match(topic, text)
+            if hit is not None and (
+                (intent is None and hit.score >= ACCEPT)
+                or ((intent == topic or short) and match.layer != "exact" and hit.score >= DIRECT)
+            ):
+                lines.append(f"follow-up in the topic {topic}: {hit.follow_up.id} ({hit.score:.0f}, "
+                             f"like {hit.example!r})")
+                return hit
+        if intent is not None and snap.follow_ups.has(intent):
+            hit = snap.follow_ups.match(intent, text)
+            if hit is not None and hit.score >= DIRECT:
+                lines.append(f"follow-up of {intent}: {hit.follow_up.id} ({hit.score:.0f}, like {hit.example!r})")
+                return hit
+        return None
+
+    def _follow_up_outcome(self, snap: Snapshot, intent_id: str, follow_up: FollowUp, replies: list[Reply],
+                           escalated: tuple[str, ...], now: datetime, *, button: str | None = None,
+                           lines: list[str] | None = None) -> Outcome:
+        intent = snap.catalog.intent(intent_id)
+        # the whole card stays one press away, unless the follow-up already offers it
+        whole = () if intent is None or any(b.intent == intent_id for b in follow_up.buttons) else (
+            Button(intent.title, intent=intent_id),)
+        replies.append(self._render(snap, follow_up.answer, (*follow_up.buttons, *whole), now, "intent", intent_id))
+        return Outcome(tuple(self._finish(replies)), escalated, intent=intent_id, follow_up=follow_up.id,
+                       button=button, explanation=tuple(lines or ()))
+
+    def _again(self, snap: Snapshot, intent_id: str, sent: FollowUp | None, replies: list[Reply],
+               escalated: tuple[str, ...], now: datetime, lines: list[str]) -> Outcome:
+        """Asked for the card just sent: offer the topic's follow-ups and the helpline instead of repeating it."""
+        intent = snap.catalog.by_id[intent_id]  # the card just matched or sent came from this catalog
+        lines.append(f"{intent_id}{'/' + sent.id if sent else ''} was the card just sent: offering its follow-ups")
+        heading = self._response(snap, "topic_again", now, kind="intent")
+        buttons: list[ReplyButton] = [ReplyButton(f.title, data=f"{FOLLOW_UP_PREFIX}{intent_id}/{f.id}")
+                                      for f in intent.follow_ups if f is not sent]
+        if sent is not None:
+            buttons.append(ReplyButton(intent.title, data=INTENT_PREFIX + intent_id))
+        elif not buttons:  # no follow-ups: the card's own related topics
+            buttons.extend(self._related(snap, intent))
+        if intent_id != HELPLINE_INTENT and snap.catalog.intent(HELPLINE_INTENT) is not None:
+            buttons.append(ReplyButton(self._title(snap, HELPLINE_INTENT), data=INTENT_PREFIX + HELPLINE_INTENT))
+        reply = Reply(heading.html, (*buttons, *heading.buttons), kind="intent", ref=intent_id)
+        replies.append(reply)
+        return Outcome(tuple(self._finish(replies)), escalated, intent=intent_id,
+                       follow_up=sent.id if sent else None, explanation=tuple(lines))
+
+    def _related(self, snap: Snapshot, intent: Intent) -> list[ReplyButton]:
+        return [ReplyButton(b.text or self._title(snap, b.intent), data=INTENT_PREFIX + b.intent)
+                for b in intent.buttons if b.intent is not None and b.intent != HELPLINE_INTENT]
 
     @staticmethod
     def _relevant(snap: Snapshot, match: Match) -> bool:
@@ -359,6 +455,14 @@ class Engine:
                     return Outcome(tuple(self._finish([notice])), button=data)
                 return self._intent_outcome(snap, shown, [], (), now, button=data, lines=[f"button: {data}"],
                                             chat=chat, nation=nation)
+        if data.startswith(FOLLOW_UP_PREFIX):
+            intent_id, _, follow_up_id = data[len(FOLLOW_UP_PREFIX):].partition("/")
+            intent = snap.catalog.intent(intent_id)
+            follow_up = intent.follow_up(follow_up_id) if intent is not None else None
+            if follow_up is not None:
+                return self._follow_up_outcome(snap, intent_id, follow_up, [], (), now, button=data,
+                                               lines=[f"button: {data}"])
+            # forged, or from an older catalog: the fallback below, like an unknown intent
         target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
         if snap.catalog.escalation(target) is not None:
             return Outcome(tuple(self._finish([self._escalation_reply(snap, target, now, nation=self._nation(chat))])),

@@ -7,6 +7,7 @@ from datetime import datetime
 
 # Callback data carried by buttons (Telegram allows 1-64 bytes).
 INTENT_PREFIX = "i:"  # "i:<intent id>": show that intent's answer
+FOLLOW_UP_PREFIX = "f:"  # "f:<intent id>/<follow-up id>": show that follow-up of the intent
 NONE_OF_THESE = "none"  # the "None of these" choice under "Did you mean"
 ERASE = "erase"  # the quick-exit "Erase chat" button, and "Yes, erase it"
 KEEP = "keep"  # "No" under "Erase this chat now?"
@@ -55,4 +56,5 @@ class Outcome:
     command: str | None = None  # the /command used, if any
     button: str | None = None  # the button pressed, if any
     erase: bool = False  # the person asked to erase the conversation
+    follow_up: str | None = None  # the follow-up of ``intent`` answered, if any
     explanation: tuple[str, ...] = field(default=(), compare=False)

@@ -36,6 +36,19 @@ class Button:
 
 
 @dataclass(frozen=True)
+class FollowUp:
+    """A short sub-answer inside an intent ("is it free"), reached in that topic or by its button."""
+
+    id: str
+    title: str
+    examples: tuple[str, ...]
+    answer: str  # Telegram HTML with {placeholders}
+    buttons: tuple[Button, ...] = ()
+    tests: tuple[str, ...] = ()  # phrases that must reach this follow-up within its topic (run by `check`)
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
 class Intent:
     """One thing people ask about, with what they say and what the bot answers."""
 
@@ -51,6 +64,11 @@ class Intent:
     # jurisdiction id (bot/jurisdiction.py: scotland, northern_ireland, wales) -> its own answer;
     # ``answer`` is the England and Wales text, and the one any other nation gets
     variants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    follow_ups: tuple[FollowUp, ...] = ()
+
+    def follow_up(self, follow_up_id: str) -> FollowUp | None:
+        """The follow-up with this id, or None."""
+        return next((f for f in self.follow_ups if f.id == follow_up_id), None)
 
 
 @dataclass(frozen=True)
@@ -116,7 +134,7 @@ class Response:
 REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
 OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message",
-                      "erase_confirm", "erase_kept", "where_are_you", "nation_chosen")
+                      "erase_confirm", "erase_kept", "where_are_you", "nation_chosen", "topic_again")
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def values(
     if not as_html:
         out = {key: str(value) for key, value in service.items()}
         out["report_online"] = report_online(url, as_html=False)
+    out.setdefault("local_services", "")  # {local_services} reads as nothing when none are configured
     for h in hours:
         # status texts are HTML and may use the service placeholders (but not another status)
         text = status_text(h, now, escaped, nation)
