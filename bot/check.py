@@ -47,6 +47,15 @@ def matcher_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
                     "'Did you mean: " + ", ".join(m.suggestions) + "'" if m.suggestions else "the fallback")
                 message = f"test {phrase!r} gets {got}, not {intent.id!r}: add examples like it"
                 out.append(Problem(result.source(intent.id, "tests", i), _explained(message, explain(m))))
+        for code, translation in intent.translations.items():
+            for i, phrase in enumerate(translation.examples):
+                m = matcher.match(phrase)
+                if m.intent != intent.id:
+                    got = repr(m.intent) if m.intent else "the fallback"
+                    message = (f"translated example {phrase!r} ({code}) gets {got}, not {intent.id!r}: "
+                               "reword it, or move it to the intent it means")
+                    src = result.source(intent.id, f"translations.{code}.examples", i)
+                    out.append(Problem(src, _explained(message, explain(m))))
         for i, phrase in enumerate(intent.negative_examples):
             m = matcher.match(phrase)
             if m.intent == intent.id:
@@ -88,6 +97,13 @@ def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
                 message = (f"example {phrase!r} does not fire {esc.id!r}: a past_marker sets it aside, or "
                            "negative_examples say the opposite")
                 out.append(Problem(result.source(owner, "examples", i), message, "warning"))
+        for code, translation in esc.translations.items():
+            for name, phrases in (("phrases", translation.phrases), ("examples", translation.examples)):
+                for i, phrase in enumerate(phrases):
+                    if not any(h.escalation == esc.id for h in detector.detect(phrase)):
+                        message = f"translated {name[:-1]} {phrase!r} ({code}) does not fire {esc.id!r}"
+                        out.append(Problem(result.source(owner, f"translations.{code}.{name}", i), message,
+                                           "warning"))
         for i, phrase in enumerate(esc.negative_examples):
             fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
             if fired:

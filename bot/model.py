@@ -12,6 +12,8 @@ from datetime import time
 from types import MappingProxyType
 
 ESCALATION_IDS = ("emergency", "crisis")
+# Languages a catalog may translate into (``translations:`` keys); the catalog's own text is English.
+LANGUAGES: Mapping[str, str] = MappingProxyType({"cy": "Welsh (Cymraeg)"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,33 @@ class Button:
 
 
 @dataclass(frozen=True)
+class IntentTranslation:
+    """An intent in another language: what people say in it and what the bot answers."""
+
+    title: str = ""  # empty: buttons keep the English title
+    answer: str = ""  # empty: the English answer, under the chat language's notice line
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResponseTranslation:
+    """One of the bot's own lines in another language."""
+
+    answer: str
+
+
+@dataclass(frozen=True)
+class EscalationTranslation:
+    """An escalation's answers in another language, and that language's danger words (phrases, examples)."""
+
+    answer: str
+    follow_up: str = ""
+    silent_answer: str = ""
+    phrases: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Intent:
     """One thing people ask about, with what they say and what the bot answers."""
 
@@ -48,6 +77,11 @@ class Intent:
     buttons: tuple[Button, ...] = ()
     tests: tuple[str, ...] = ()
     source: Source | None = None
+    translations: Mapping[str, IntentTranslation] = field(default_factory=dict, hash=False)
+
+    def every_example(self) -> tuple[str, ...]:
+        """The examples in every language the intent is written in."""
+        return (*self.examples, *(e for t in self.translations.values() for e in t.examples))
 
 
 @dataclass(frozen=True)
@@ -80,6 +114,7 @@ class Escalation:
     tests: tuple[str, ...] = ()  # phrases that must fire this escalation (run by `check`)
     not_tests: tuple[str, ...] = ()  # phrases that must not fire it (run by `check`)
     source: Source | None = None
+    translations: Mapping[str, EscalationTranslation] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -104,13 +139,14 @@ class Response:
     answer: str  # Telegram HTML with {placeholders}
     buttons: tuple[Button, ...] = ()
     source: Source | None = None
+    translations: Mapping[str, ResponseTranslation] = field(default_factory=dict, hash=False)
 
 
 # Responses the engine needs to serve; `check` insists on them for a served catalog.
 REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
 OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message",
-                      "erase_confirm", "erase_kept")
+                      "erase_confirm", "erase_kept", "in_english")
 
 
 @dataclass(frozen=True)
