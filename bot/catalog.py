@@ -65,9 +65,10 @@ RESPONSE_KEYS = ("answer", "buttons", "translations")
 TRANSLATION_KEYS = {
     "intent": ("title", "answer", "examples"),
     "response": ("answer",),
-    "escalation": ("answer", "follow_up", "silent_answer", "phrases", "examples"),
+    "escalation": ("answer", "follow_up", "silent_answer", "phrases", "silent_phrases", "past_markers",
+                   "present_markers", "examples"),
 }
-TRANSLATED_LISTS = ("examples", "phrases")
+TRANSLATED_LISTS = ("examples", "phrases", "silent_phrases", "past_markers", "present_markers")
 BUTTON_KEYS = ("text", "intent", "url")
 SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions", "unknown_words")
 

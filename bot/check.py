@@ -47,15 +47,6 @@ def matcher_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
                     "'Did you mean: " + ", ".join(m.suggestions) + "'" if m.suggestions else "the fallback")
                 message = f"test {phrase!r} gets {got}, not {intent.id!r}: add examples like it"
                 out.append(Problem(result.source(intent.id, "tests", i), _explained(message, explain(m))))
-        for code, translation in intent.translations.items():
-            for i, phrase in enumerate(translation.examples):
-                m = matcher.match(phrase)
-                if m.intent != intent.id:
-                    got = repr(m.intent) if m.intent else "the fallback"
-                    message = (f"translated example {phrase!r} ({code}) gets {got}, not {intent.id!r}: "
-                               "reword it, or move it to the intent it means")
-                    src = result.source(intent.id, f"translations.{code}.examples", i)
-                    out.append(Problem(src, _explained(message, explain(m))))
         for i, phrase in enumerate(intent.negative_examples):
             m = matcher.match(phrase)
             if m.intent == intent.id:
@@ -67,6 +58,31 @@ def matcher_problems(result: Analysis, matcher: Matcher) -> list[Problem]:
         if m.intent is not None:
             message = f"out-of-scope message {phrase!r} matches {m.intent!r} instead of getting the fallback"
             out.append(Problem(result.source("", "out_of_scope", i), _explained(message, explain(m))))
+    return out
+
+
+def translation_problems(result: Analysis) -> list[Problem]:
+    """Each translated example must get its own intent from its language's matcher (as the engine serves it)."""
+    from bot.localize import examples_in, languages
+    from bot.matcher import Matcher, explain
+
+    catalog = result.catalog
+    out: list[Problem] = []
+    for code in languages(catalog):
+        examples = examples_in(catalog, code)
+        if examples is None:
+            continue
+        matcher = Matcher(examples)
+        for intent in catalog.intents:
+            translation = intent.translations.get(code)
+            for i, phrase in enumerate(translation.examples if translation is not None else ()):
+                m = matcher.match(phrase)
+                if m.intent != intent.id:
+                    got = repr(m.intent) if m.intent else "the fallback"
+                    message = (f"translated example {phrase!r} ({code}) gets {got}, not {intent.id!r}: "
+                               "reword it, or move it to the intent it means")
+                    src = result.source(intent.id, f"translations.{code}.examples", i)
+                    out.append(Problem(src, _explained(message, explain(m))))
     return out
 
 
@@ -193,6 +209,7 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
         matcher = Matcher(result.catalog) if result.catalog.intents else None
         if matcher is not None:
             problems.extend(matcher_problems(result, matcher))
+            problems.extend(translation_problems(result))
         problems.extend(safety_problems(result, matcher))
         if matcher is not None:
             problems.extend(confusable_problems(result))

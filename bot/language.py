@@ -24,7 +24,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.model import Catalog
 
 ENGLISH = "en"
 WELSH = "cy"
@@ -101,7 +104,21 @@ def warm() -> None:
 
 
 def words_of(texts: Iterable[str]) -> frozenset[str]:
-    """The words of some texts, as the normaliser spells them, for a speller's list of known words."""
+    """The words of some texts, as the normaliser spells them (tags and placeholders left out)."""
     from bot.text import normalise
 
     return frozenset(w for t in texts for w in normalise(re.sub(r"<[^>]*>|\{[^}]*\}", " ", t)).split())
+
+
+def translated_words(catalog: Catalog) -> frozenset[str]:
+    """Every word of the catalog's translations: real words the speller must never "correct" into English."""
+    texts: list[str] = []
+    for intent in catalog.intents:
+        for it in intent.translations.values():
+            texts.extend((it.title, it.answer, *it.examples))
+    for esc in catalog.escalations:
+        for et in esc.translations.values():
+            texts.extend((et.answer, et.follow_up, et.silent_answer, *et.phrases, *et.silent_phrases, *et.examples))
+    for response in catalog.responses.values():
+        texts.extend(rt.answer for rt in response.translations.values())
+    return words_of(texts)

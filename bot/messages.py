@@ -10,6 +10,7 @@ INTENT_PREFIX = "i:"  # "i:<intent id>": show that intent's answer
 NONE_OF_THESE = "none"  # the "None of these" choice under "Did you mean"
 ERASE = "erase"  # the quick-exit "Erase chat" button, and "Yes, erase it"
 KEEP = "keep"  # "No" under "Erase this chat now?"
+LANGUAGE_PREFIX = "lang:"  # "lang:cy": answer this chat in that language from now on
 
 
 @dataclass(frozen=True)

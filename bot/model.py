@@ -61,6 +61,9 @@ class EscalationTranslation:
     follow_up: str = ""
     silent_answer: str = ""
     phrases: tuple[str, ...] = ()
+    silent_phrases: tuple[str, ...] = ()  # "I cannot talk" in that language: the silent route
+    past_markers: tuple[str, ...] = ()  # "last year" in that language: a hit in such a sentence is set aside
+    present_markers: tuple[str, ...] = ()  # "now", "still": ... unless the sentence also says this
     examples: tuple[str, ...] = ()
 
 
@@ -78,10 +81,6 @@ class Intent:
     tests: tuple[str, ...] = ()
     source: Source | None = None
     translations: Mapping[str, IntentTranslation] = field(default_factory=dict, hash=False)
-
-    def every_example(self) -> tuple[str, ...]:
-        """The examples in every language the intent is written in."""
-        return (*self.examples, *(e for t in self.translations.values() for e in t.examples))
 
 
 @dataclass(frozen=True)
