@@ -50,7 +50,7 @@ def localized(catalog: Catalog, language: str) -> Catalog:
     notice = notice_text.answer if notice_text is not None else ""
 
     def english(answer: str) -> str:
-        return f"{notice}\n\n{answer}" if notice and answer else answer
+        return f"{notice.strip()}\n\n{answer}" if notice and answer else answer
 
     titles = {i.id: t.title for i in catalog.intents if (t := i.translations.get(language)) and t.title}
 

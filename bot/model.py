@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 ESCALATION_IDS = ("emergency", "crisis")
 # Languages a catalog may translate into (``translations:`` keys); the catalog's own text is English.
-LANGUAGES: Mapping[str, str] = MappingProxyType({"cy": "Welsh (Cymraeg)"})
+LANGUAGES: Mapping[str, str] = MappingProxyType({"cy": "Welsh, Cymraeg"})
 
 
 @dataclass(frozen=True)
