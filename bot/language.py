@@ -77,14 +77,22 @@ def welsh_confidence(text: str) -> float:
     return float(_detector().compute_language_confidence(text, Language.WELSH))
 
 
+def _markers(tokens: list[str]) -> int:
+    joined = f" {' '.join(tokens)} "
+    return sum(1 for t in tokens if t in MARKERS or _CLITIC.match(t)) + sum(1 for p in PHRASES if f" {p} " in joined)
+
+
+def may_be_welsh(text: str) -> bool:
+    """Whether the text has a Welsh-only word or letter: cheap, and without one the text is not taken for Welsh."""
+    return bool(_WELSH_LETTERS & set(text.casefold())) or _markers(_tokens(text)) > 0
+
+
 def detect(text: str) -> str | None:
     """"cy" or "en" when the message says which; None when it is too short or unclear to tell."""
     tokens = _tokens(text)
     if not tokens:
         return None
-    markers = sum(1 for t in tokens if t in MARKERS or _CLITIC.match(t))
-    joined = f" {' '.join(tokens)} "
-    markers += sum(1 for p in PHRASES if f" {p} " in joined)
+    markers = _markers(tokens)
     if (markers and len(tokens) < MIN_WORDS) or markers >= 2:
         return WELSH  # "diolch", "shwmae", "bore da", "mae gen i ofn": only Welsh says it
     if _WELSH_LETTERS & set(text.casefold()):

@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 from bot.escalation_model import EscalationModel, Evidence
-from bot.language import WELSH, translated_words
+from bot.language import WELSH, may_be_welsh, translated_words
 from bot.language import detect as detect_language
 from bot.model import Catalog, Escalation
 from bot.patterns import PatternError, compile_pattern
@@ -269,8 +269,8 @@ class Detector:
             if r.model is None or r.escalation.id in found or not split:
                 continue
             if code is not None or self._foreign:
-                if not language:
-                    language.append(detect_language(text))
+                if not language:  # most English has no Welsh word at all: no need to ask the detector
+                    language.append(detect_language(text) if may_be_welsh(text) else None)
                 if language[0] != code and (code is not None or language[0] in self._foreign):
                     continue
             best = self._learned(r, parsed)
