@@ -390,9 +390,10 @@ class Engine:
         buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
         return Reply(heading.html, tuple(buttons), kind="choices")
 
-    def system_reply(self, name: str, now: datetime | None = None) -> Reply:
-        """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), rendered."""
-        return self._response(self._snap, name, now or datetime.now(timezone.utc), kind="notice")
+    def system_reply(self, name: str, now: datetime | None = None, chat: str | int | None = None) -> Reply:
+        """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), in the chat's language."""
+        snap = self._snap.view(self.conversations.get(chat).language)
+        return self._response(snap, name, now or datetime.now(timezone.utc), kind="notice")
 
     def _response(self, snap: Snapshot, name: str, now: datetime, *, kind: str) -> Reply:
         response = snap.catalog.responses.get(name)

@@ -195,3 +195,9 @@ def test_check_reports_planted_translation_mistakes_with_file_and_line(tmp_path:
         f"{file}:25:17: error: responses.fallback.translations.cy must give {{helpline_number}}",
     ):
         assert planted in found, found
+
+
+def test_the_bots_own_lines_follow_the_chats_language(engine: Engine) -> None:
+    say(engine, "/cymraeg", 111)
+    assert engine.system_reply("non_text", chat=111).html.startswith("<b>Dim ond testun")
+    assert engine.system_reply("non_text", chat=112).html.startswith("<b>I can only read text</b>")
