@@ -200,7 +200,7 @@ class Detector:
         # Each language's danger words fire the same escalation: one check, whatever the chat's language.
         # English everyday lines teach the English learned part; the other languages' lines (told apart
         # by the language detector) and questions teach theirs, so English scores stay as they were.
-        welsh = tuple(line for line in catalog.everyday if detect_language(line) == WELSH)
+        welsh = tuple(line for line in catalog.everyday if may_be_welsh(line) and detect_language(line) == WELSH)
         background = (*(e for i in catalog.intents for e in i.examples), *catalog.out_of_scope,
                       *(line for line in catalog.everyday if line not in welsh))
         negatives = {WELSH: (*welsh, *(e for i in catalog.intents if WELSH in i.translations
