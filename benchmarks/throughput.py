@@ -31,12 +31,14 @@ sys.path.insert(0, str(REPO))
 from bot.channels.telegram import INFLIGHT  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
-# What people ask, including one message that escalates (its answer has two messages).
+# What people ask, including one message that escalates (its answer has two messages). The load
+# benchmark sends a chat consecutive ones, and expects each its own answer: two in a row asking for the
+# same card would get "That is the answer I just sent" the second time, so neighbours differ in topic.
 TEXTS = (
     "how do i report stalking to the police",
     "what counts as stalking",
-    "he keeps turning up at my work",
     "what evidence should i keep",
+    "he keeps turning up at my work",
     "is there a helpline i can call",
     "can i get a restraining order",
     "someone made fake accounts to message me",

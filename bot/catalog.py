@@ -22,16 +22,20 @@ from bot.hours import DAYS, hours_text, parse_span
 from bot.messages import FOLLOW_UP_PREFIX
 from bot.model import (
     ESCALATION_IDS,
+    LANGUAGES,
     OPTIONAL_RESPONSES,
     REQUIRED_RESPONSES,
     Button,
     Catalog,
     Escalation,
+    EscalationTranslation,
     FollowUp,
     Intent,
+    IntentTranslation,
     MatcherSettings,
     OpeningHours,
     Response,
+    ResponseTranslation,
     Source,
 )
 from bot.patterns import PatternError, compile_pattern
@@ -51,15 +55,23 @@ HELPLINE_MARKERS = ("{helpline_number}", "0808 802 0300")
 
 TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "everyday", "settings")
 INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests",
-               "variants", "follow_ups")
+               "variants", "follow_ups", "translations")
 FOLLOW_UP_KEYS = ("id", "title", "examples", "answer", "buttons", "tests")
 ESCALATION_KEYS = (
     "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
     "examples", "negative_examples", "answer", "follow_up", "silent_phrases", "silent_answer", "buttons", "tests",
-    "not_tests",
+    "not_tests", "translations",
 )
 HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text", "closed_variants")
-RESPONSE_KEYS = ("answer", "buttons", "variants")
+RESPONSE_KEYS = ("answer", "buttons", "variants", "translations")
+# What a translation (translations: {<language code>: {...}}) may give, per kind of entry.
+TRANSLATION_KEYS = {
+    "intent": ("title", "answer", "examples"),
+    "response": ("answer",),
+    "escalation": ("answer", "follow_up", "silent_answer", "phrases", "silent_phrases", "past_markers",
+                   "present_markers", "examples"),
+}
+TRANSLATED_LISTS = ("examples", "phrases", "silent_phrases", "past_markers", "present_markers")
 BUTTON_KEYS = ("text", "intent", "url")
 SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions", "unknown_words")
 AUTO_SETTINGS = ("threshold", "margin", "suggest")  # left out, the matcher chooses them (bot/calibration.py)
@@ -364,7 +376,41 @@ class _Loader:
         entry.fields["answer"] = self.text(node.items.get("answer"), "answer", required=True, parent=node)
         if "buttons" in node.items:
             entry.buttons = self.read_buttons(node.items["buttons"])
+        if "translations" in node.items:
+            entry.fields["translations"] = self.read_translations(node.items["translations"], entry_kind)
         return entry
+
+    def read_translations(self, node: YNode, entry_kind: str) -> dict[str, dict[str, Any]]:
+        """``translations: {cy: {answer: ...}}``: each language's texts, read like the English ones."""
+        allowed = TRANSLATION_KEYS[entry_kind]
+        codes = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+        if not isinstance(node, YMap):
+            self.error(node, f"translations: expected language codes ({codes}), found {kind(node)}")
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for code, value in node.items.items():
+            if code not in LANGUAGES:
+                self.error(node.keys[code], f"unknown language {code!r} in translations{suggest(code, LANGUAGES)}; "
+                                            f"known: {codes}")
+                continue
+            where = f"translations.{code}"
+            if not isinstance(value, YMap):
+                self.error(value, f"{where}: expected {', '.join(allowed)}, found {kind(value)}")
+                continue
+            self.keys(value, allowed, f"in {where}")
+            texts: dict[str, Any] = {}
+            for name in allowed:
+                if name in TRANSLATED_LISTS:
+                    texts[name] = self.text_list(value.items[name], f"{where}.{name}") if name in value.items else []
+                else:
+                    texts[name] = self.text(value.items.get(name), f"{where}.{name}",
+                                            required=name == "answer" and entry_kind != "intent", parent=value)
+            title = texts.get("title")
+            if title is not None and len(title.value) > TITLE_MAX:
+                self.warn(title.node, f"title is {len(title.value)} characters: buttons cut off titles over "
+                                      f"{TITLE_MAX} on phones; shorten it")
+            out[code] = texts
+        return out
 
     def read_intent(self, node: YMap) -> None:
         entry = self.read_entry(node, "intent", INTENT_KEYS)
@@ -635,6 +681,8 @@ class _Loader:
             entry.fields["variants"] = self.read_variants(value.items.get("variants"), "variants")
             if "buttons" in value.items:
                 entry.buttons = self.read_buttons(value.items["buttons"])
+            if "translations" in value.items:
+                entry.fields["translations"] = self.read_translations(value.items["translations"], "response")
             self.responses.append(entry)
 
     def read_settings(self, node: YNode) -> None:
@@ -770,10 +818,13 @@ class _Checker:
         return ok
 
     def check_answer(self, entry: _Entry, name: str = "answer") -> str | None:
-        answer: _Text | None = entry.fields.get(name)
+        return self.check_template(entry.fields.get(name), entry.file, name)
+
+    def check_template(self, answer: _Text | None, file: str, name: str) -> str | None:
+        """HTML, placeholder and length checks on one answer; its text when it can be served."""
         if answer is None:
             return None
-        self.ld.file = entry.file
+        self.ld.file = file
         if not self.check_html(answer, self.known_placeholders, name):
             return None
         rendered = placeholders.fill(answer.value, self.fill_values)
@@ -851,6 +902,21 @@ class _Checker:
         return FollowUp(e.id.value, title.value, tuple(t.value for t in e.fields["examples"]), answer, buttons,
                         tuple(t.value for t in e.fields["tests"]), e.source())
 
+    def translated(self, e: _Entry) -> dict[str, dict[str, Any]]:
+        """Each language's checked texts: answers as served (or "" when broken), lists as plain strings."""
+        out: dict[str, dict[str, Any]] = {}
+        for code, texts in e.fields.get("translations", {}).items():
+            values: dict[str, Any] = {}
+            for name, text in texts.items():
+                if name in TRANSLATED_LISTS:
+                    values[name] = tuple(t.value for t in text)
+                elif name == "title":
+                    values[name] = text.value if text is not None else ""
+                else:
+                    values[name] = self.check_template(text, e.file, f"translations.{code}.{name}") or ""
+            out[code] = values
+        return out
+
     def build_intent(self, e: _Entry) -> Intent | None:
         answer = self.check_answer(e)
         buttons = self.build_buttons(e)
@@ -871,6 +937,7 @@ class _Checker:
             source=e.source(),
             variants=variants,
             follow_ups=tuple(f for f in follow_ups if f is not None),
+            translations=MappingProxyType({c: IntentTranslation(**v) for c, v in self.translated(e).items()}),
         )
 
     def build_escalation(self, e: _Entry) -> Escalation | None:
@@ -893,6 +960,7 @@ class _Checker:
             negative_examples=values("negative_examples"),
             reported_markers=values("reported_markers"), present_markers=values("present_markers"),
             buttons=buttons, tests=values("tests"), not_tests=values("not_tests"), source=e.source(),
+            translations=MappingProxyType({c: EscalationTranslation(**v) for c, v in self.translated(e).items()}),
         )
 
     def build_response(self, e: _Entry) -> Response | None:
@@ -901,7 +969,8 @@ class _Checker:
         variants = self.build_variants(e)
         if answer is None or variants is None:
             return None
-        return Response(e.id.value, answer, buttons, e.source(), variants=variants)
+        translations = MappingProxyType({c: ResponseTranslation(**v) for c, v in self.translated(e).items()})
+        return Response(e.id.value, answer, buttons, e.source(), variants=variants, translations=translations)
 
     def examples(self) -> None:
         """The same normalised example in two intents is an error; twice in one intent a warning."""
@@ -909,7 +978,8 @@ class _Checker:
         owner: dict[str, tuple[_Entry, _Text]] = {}
         for e in self.intent_by_id.values():
             negatives = {self.normalise(t.value) for t in e.fields["negative_examples"]}
-            for t in e.fields["examples"]:
+            translated = [t for texts in e.fields.get("translations", {}).values() for t in texts["examples"]]
+            for t in e.fields["examples"] + translated:
                 norm = self.normalised.get(t.value)
                 if norm is None:
                     norm = self.normalised[t.value] = self.normalise(t.value)
@@ -982,6 +1052,15 @@ class _Checker:
                     report(text.node, f"{what} must give {{emergency_number}} (999){consequence}")
                 if not any(m in text.value for m in HELPLINE_MARKERS):
                     report(text.node, f"{what} must give {{helpline_number}} (helpline){consequence}")
+            for code, translated in entry.fields.get("translations", {}).items():
+                text = translated.get("answer")
+                if text is None:
+                    continue
+                where = f"responses.{name}.translations.{code}"
+                if not any(m in text.value for m in EMERGENCY_MARKERS):
+                    report(text.node, f"{where} must give {{emergency_number}} (999){consequence}")
+                if not any(m in text.value for m in HELPLINE_MARKERS):
+                    report(text.node, f"{where} must give {{helpline_number}} (helpline){consequence}")
 
 
 def _default_service() -> Mapping[str, str]:
@@ -1028,6 +1107,10 @@ def _sources(loader: _Loader) -> dict[tuple[str, str, int], Source]:
                 for name in ("examples", "tests"):
                     for i, t in enumerate(f.fields.get(name, [])):
                         out[(f"{owner}/{f.id.value}", name, i)] = Source(f.file, t.node.line, t.node.col)
+            for code, translated in e.fields.get("translations", {}).items():
+                for name in TRANSLATED_LISTS:
+                    for i, t in enumerate(translated.get(name, ())):
+                        out[(owner, f"translations.{code}.{name}", i)] = Source(e.file, t.node.line, t.node.col)
     for hours, node, _ in loader.hours:
         file = hours.source.file if hours.source else ""
         where = node.keys.get("closed_dates") or node

@@ -91,6 +91,31 @@ def follow_up_problems(result: Analysis) -> list[Problem]:
     return out
 
 
+def translation_problems(result: Analysis) -> list[Problem]:
+    """Each translated example must get its own intent from its language's matcher (as the engine serves it)."""
+    from bot.localize import examples_in, languages
+    from bot.matcher import Matcher, explain
+
+    catalog = result.catalog
+    out: list[Problem] = []
+    for code in languages(catalog):
+        examples = examples_in(catalog, code)
+        if examples is None:
+            continue
+        matcher = Matcher(examples)
+        for intent in catalog.intents:
+            translation = intent.translations.get(code)
+            for i, phrase in enumerate(translation.examples if translation is not None else ()):
+                m = matcher.match(phrase)
+                if m.intent != intent.id:
+                    got = repr(m.intent) if m.intent else "the fallback"
+                    message = (f"translated example {phrase!r} ({code}) gets {got}, not {intent.id!r}: "
+                               "reword it, or move it to the intent it means")
+                    src = result.source(intent.id, f"translations.{code}.examples", i)
+                    out.append(Problem(src, _explained(message, explain(m))))
+    return out
+
+
 def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
     """Escalation tests must fire their escalation; not_tests must not."""
     from bot.safety import Detector
@@ -118,6 +143,13 @@ def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
                 message = (f"example {phrase!r} does not fire {esc.id!r}: a past_marker sets it aside, or "
                            "negative_examples say the opposite")
                 out.append(Problem(result.source(owner, "examples", i), message, "warning"))
+        for code, translation in esc.translations.items():
+            for name, phrases in (("phrases", translation.phrases), ("examples", translation.examples)):
+                for i, phrase in enumerate(phrases):
+                    if not any(h.escalation == esc.id for h in detector.detect(phrase)):
+                        message = f"translated {name[:-1]} {phrase!r} ({code}) does not fire {esc.id!r}"
+                        out.append(Problem(result.source(owner, f"translations.{code}.{name}", i), message,
+                                           "warning"))
         for i, phrase in enumerate(esc.negative_examples):
             fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
             if fired:
@@ -213,6 +245,7 @@ def check(directory: str, *, serving: bool = False, service: Mapping[str, str] |
             if matcher.calibration is not None and notes is not None:
                 notes.append(matcher.calibration.describe())
             problems.extend(follow_up_problems(result))
+            problems.extend(translation_problems(result))
         problems.extend(safety_problems(result, matcher))
         if matcher is not None:
             problems.extend(confusable_problems(result))

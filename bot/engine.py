@@ -9,20 +9,24 @@ text, so a reply never depends on a database; a reload swaps one immutable snaps
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from types import MappingProxyType
 
 from bot import jurisdiction
+from bot import language as lang
 from bot.config import Config
 from bot.confusables import table
 from bot.conversation import Conversations
 from bot.followups import ACCEPT, DIRECT, SHORT_WORDS, FollowUpHit, FollowUpMatcher
+from bot.localize import examples_in, languages, localized
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import (
     ERASE,
     FOLLOW_UP_PREFIX,
     INTENT_PREFIX,
     KEEP,
+    LANGUAGE_PREFIX,
     NATION_PREFIX,
     NONE_OF_THESE,
     WHERE_PREFIX,
@@ -45,6 +49,8 @@ COMMANDS: Mapping[str, str] = {
     "emergency": "emergency",
     "privacy": "privacy",
     "erase": "erase_conversation",
+    "cymraeg": "greeting",
+    "english": "greeting",
 }
 COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "start": "Start",
@@ -54,7 +60,20 @@ COMMAND_DESCRIPTIONS: Mapping[str, str] = {
     "emergency": "If you are in danger now",
     "privacy": "What is kept and who can see it",
     "erase": "Erase this chat",
+    "cymraeg": "Cymraeg: defnyddio'r bot yn Gymraeg",
+    "english": "Use the bot in English",
 }
+# Commands that choose the chat's language (then answer with the greeting in it).
+LANGUAGE_COMMANDS: Mapping[str, str] = {"cymraeg": lang.WELSH, "english": lang.ENGLISH}
+# Where a person can switch language: a button under these answers names the other language.
+LANGUAGE_CHOICE_INTENTS = ("greeting", "menu")
+LANGUAGE_NAMES: Mapping[str, str] = {lang.WELSH: "Cymraeg", lang.ENGLISH: "English"}
+# The engine's own button labels in each language (the catalog's texts are translated in YAML).
+# TODO (fluent review): Welsh labels to be checked by a fluent speaker before launch.
+BUTTON_LABELS: Mapping[str, Mapping[str, str]] = {
+    lang.WELSH: {ERASE: "Dileu'r sgwrs", KEEP: "Na", NONE_OF_THESE: "Dim un o'r rhain"},
+}
+ERASE_YES_LABELS: Mapping[str, str] = {lang.WELSH: "Ie, dilëwch hi"}
 ERASE_INTENT = "erase_conversation"
 ERASE_BUTTON = ReplyButton("Erase chat", data=ERASE)
 NONE_BUTTON_TEXT = "None of these"
@@ -67,6 +86,9 @@ NEVER_GUESSED = frozenset({ERASE_INTENT, "goodbye"})
 # harassment card with 47, guesses from the danger words alone.
 AFTER_ESCALATION = 3.5
 FOLLOW_UP_WORDS = 12  # while danger is remembered, messages up to this long are read as follow-ups
+# ... and one whose match is under this many times the threshold gets the short danger answer first
+# ("where do i go" is a weak reporting match; "how do i report stalking to the police" a clear one)
+FOLLOW_UP_CONFIDENT = 2.5
 # Never a topic to answer follow-ups in, and sent again when asked again: small talk and the menus.
 NO_TOPIC = frozenset({"greeting", "menu", "thanks", "goodbye", ERASE_INTENT})
 HELPLINE_INTENT = "helpline"  # offered with a topic's follow-ups when its card is asked for twice running
@@ -108,6 +130,14 @@ class Snapshot:
     matcher: Matcher
     detector: Detector
     follow_ups: FollowUpMatcher
+    # the same snapshot as a chat in another language sees it (bot/localize.py), by language code
+    views: Mapping[str, Snapshot] = field(default_factory=dict)
+    # in such a view: the matcher of that language's examples, tried before the English one
+    local_matcher: Matcher | None = None
+
+    def view(self, language: str | None) -> Snapshot:
+        """The snapshot to render from for a chat in ``language`` (this one for English or unknown codes)."""
+        return self.views.get(language or lang.ENGLISH, self)
 
 
 @dataclass(frozen=True)
@@ -129,9 +159,16 @@ class Checked:
 def build(catalog: Catalog) -> Snapshot:
     """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
     table()  # the look-alike letters' data: missing, it fails here, not on someone's message
+    lang.warm()  # the language detector's models: loaded here, not on someone's first message
     matcher = Matcher(catalog)
     detector = Detector.for_catalog(catalog, known_words=matcher.vocabulary())
-    return Snapshot(catalog, matcher, detector, FollowUpMatcher(catalog))
+    follow_ups = FollowUpMatcher(catalog)
+    views = {}
+    for code in languages(catalog):
+        examples = examples_in(catalog, code)
+        local = Matcher(examples) if examples is not None else None
+        views[code] = Snapshot(localized(catalog, code), matcher, detector, follow_ups, local_matcher=local)
+    return Snapshot(catalog, matcher, detector, follow_ups, MappingProxyType(views))
 
 
 def conversations(config: Config) -> Conversations:
@@ -208,11 +245,14 @@ class Engine:
         # one snapshot for the whole message, even if a reload lands meanwhile
         snap = checked.snapshot if reuse and checked is not None else self._snap
         now = incoming.now or datetime.now(timezone.utc)
+        language, why = self._language(incoming)
+        view = snap.view(language)
         if incoming.button is not None:
-            outcome = self._button(snap, incoming.button, now, incoming.chat)
+            outcome = self._button(view, incoming.button, now, incoming.chat)
         else:
             hits = checked.hits if reuse and checked is not None else None
-            outcome = self._text(snap, text, now, incoming.chat, hits)
+            outcome = self._text(view, text, now, incoming.chat, hits)
+        outcome = self._in_language(snap, outcome, language, why)
         if outcome.erase:
             self.conversations.forget(incoming.chat)
         else:
@@ -231,6 +271,52 @@ class Engine:
             self.conversations.update(chat, card=card)
         else:
             self.conversations.update(chat, topic=outcome.intent, card=card)
+
+    def _language(self, incoming: Incoming) -> tuple[str, str]:
+        """The language to answer in, and why: chosen now, detected in this message, or remembered."""
+        remembered = self.conversations.get(incoming.chat).language or lang.ENGLISH
+        chosen: str | None = None
+        if incoming.button is not None and incoming.button.startswith(LANGUAGE_PREFIX):
+            chosen = incoming.button[len(LANGUAGE_PREFIX):]
+        elif incoming.text is not None:
+            command = _command(incoming.text)
+            if command is not None and command[0] in LANGUAGE_COMMANDS:
+                chosen = LANGUAGE_COMMANDS[command[0]]
+            elif command is None or command[0] not in COMMANDS:
+                try:
+                    detected = lang.detect(incoming.text)
+                except Exception:  # a broken detector must never cost the reply (and its 999 answer)
+                    detected = None
+                if detected is not None and detected != remembered:
+                    self.conversations.update(incoming.chat, language=detected)
+                    return detected, "detected in this message"
+        if chosen is not None and chosen in LANGUAGE_NAMES:
+            if chosen != remembered:
+                self.conversations.update(incoming.chat, language=chosen)
+            return chosen, "chosen"
+        return remembered, "remembered" if remembered != lang.ENGLISH else "default"
+
+    def _in_language(self, snap: Snapshot, outcome: Outcome, language: str, why: str) -> Outcome:
+        """The engine's own button labels in the chat's language, and the other language offered on the menus."""
+        labels = BUTTON_LABELS.get(language, {})
+        yes = ERASE_YES_LABELS.get(language)
+        replies = []
+        for reply in outcome.replies:
+            buttons = []
+            for b in reply.buttons:
+                text = labels.get(b.data or "", b.text)
+                if yes and b.data == ERASE and reply.ref == ERASE_INTENT and reply.kind == "choices":
+                    text = yes
+                buttons.append(replace(b, text=text))
+            replies.append(replace(reply, buttons=tuple(buttons)))
+        other = lang.ENGLISH if language != lang.ENGLISH else lang.WELSH
+        offered = other == lang.ENGLISH or other in snap.views
+        if replies and offered and outcome.intent in LANGUAGE_CHOICE_INTENTS and not outcome.escalations:
+            at = len(replies) - 1
+            choice = ReplyButton(LANGUAGE_NAMES[other], data=LANGUAGE_PREFIX + other)
+            replies[at] = replace(replies[at], buttons=(choice, *replies[at].buttons))
+        lines = (*outcome.explanation, f"language: {language} ({why})")
+        return replace(outcome, replies=tuple(replies), explanation=lines)
 
     def _text(self, snap: Snapshot, text: str, now: datetime, chat: str | int | None,
               hits: tuple[Hit, ...] | None) -> Outcome:
@@ -294,7 +380,7 @@ class Engine:
             # place words say where, not what: matched without them, "im in glasgow, can i get an order"
             # is a question about orders
             query = jurisdiction.strip_places(query)
-        match = snap.matcher.match(query)
+        match = self._match(snap, query)
         lines.extend(explain(match))
         intent = match.intent
         # A rule's hit names the danger, and a card must then be clearly about the message; the learned
@@ -310,7 +396,7 @@ class Engine:
                 lines.append("follow-up: the person cannot talk: the silent route first")
                 escalated = (remembered,)
             elif esc is not None and len(text.split()) <= FOLLOW_UP_WORDS and (
-                    intent is None or not self._relevant(snap, match)):
+                    intent is None or not self._relevant(snap, match, FOLLOW_UP_CONFIDENT)):
                 # a weak guess ("where do i go" -> reporting) may follow, but the danger answer comes first
                 replies.append(self._render(snap, esc.follow_up or esc.answer, esc.buttons, now, "escalation",
                                             esc.id, nation))
@@ -398,9 +484,20 @@ class Engine:
                 for b in intent.buttons if b.intent is not None and b.intent != HELPLINE_INTENT]
 
     @staticmethod
-    def _relevant(snap: Snapshot, match: Match) -> bool:
+    def _match(snap: Snapshot, text: str) -> Match:
+        """The chat language's own matcher first; the English one when it finds no intent."""
+        if snap.local_matcher is None:
+            return snap.matcher.match(text)
+        local = snap.local_matcher.match(text)
+        if local.intent is not None:
+            return local
+        english = snap.matcher.match(text)
+        return english if english.intent is not None or not local.suggestions else local
+
+    @staticmethod
+    def _relevant(snap: Snapshot, match: Match, factor: float = AFTER_ESCALATION) -> bool:
         """Whether an intent card may follow an escalation answer: an exact or clearly strong match."""
-        return match.layer == "exact" or match.score >= AFTER_ESCALATION * snap.matcher.settings.threshold
+        return match.layer == "exact" or match.score >= factor * snap.matcher.settings.threshold
 
     def _erase_confirmation(self, snap: Snapshot, now: datetime) -> Reply:
         heading = self._response(snap, "erase_confirm", now, kind="choices")
@@ -441,6 +538,8 @@ class Engine:
         if data == KEEP:
             kept = self._response(snap, "erase_kept", now, kind="notice")
             return Outcome(tuple(self._finish([kept])), button=data)
+        if data.startswith(LANGUAGE_PREFIX):
+            return self._intent_outcome(snap, "greeting", [], (), now, button=data)
         if data == NONE_OF_THESE:
             reply = self._response(snap, "none_of_these", now, kind="fallback", nation=self._nation(chat))
             return Outcome(tuple(self._finish([reply])), fallback=True, button=data)
@@ -502,9 +601,10 @@ class Engine:
         buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
         return Reply(heading.html, tuple(buttons), kind="choices")
 
-    def system_reply(self, name: str, now: datetime | None = None) -> Reply:
-        """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), rendered."""
-        return self._response(self._snap, name, now or datetime.now(timezone.utc), kind="notice")
+    def system_reply(self, name: str, now: datetime | None = None, chat: str | int | None = None) -> Reply:
+        """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), in the chat's language."""
+        snap = self._snap.view(self.conversations.get(chat).language)
+        return self._response(snap, name, now or datetime.now(timezone.utc), kind="notice")
 
     def _response(self, snap: Snapshot, name: str, now: datetime, *, kind: str, nation: str | None = None) -> Reply:
         response = snap.catalog.responses.get(name)

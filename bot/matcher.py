@@ -28,8 +28,10 @@ import numpy as np
 
 from bot.calibration import Calibration, HeldOut, calibrate
 from bot.features import Batch, Features, Index, scale_rows
+from bot.language import translated_words
 from bot.model import Catalog, MatcherSettings
 from bot.text import Speller, normalise
+from bot.wordlist import english_words
 
 MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
@@ -167,7 +169,8 @@ class Matcher:
         for norm in clashes:
             del self.exact[norm]
         frequencies = Counter(w for norm in normalised for w in norm.split())
-        self.speller = Speller(frequencies)
+        # a translation's words are real words too: "nawr" must not be corrected into "narrow"
+        self.speller = Speller(frequencies, words=english_words() | translated_words(catalog))
         # Good-Turing: the share of word occurrences that are a word's only one estimates how often
         # an in-scope message uses a word the catalog lacks (see _familiarity for which words count).
         alpha = sum(n for w, n in frequencies.items() if w.isalpha())

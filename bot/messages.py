@@ -13,6 +13,7 @@ ERASE = "erase"  # the quick-exit "Erase chat" button, and "Yes, erase it"
 KEEP = "keep"  # "No" under "Erase this chat now?"
 WHERE_PREFIX = "w:"  # "w:<intent id>": ask "Where are you in the UK?" under that intent's answer
 NATION_PREFIX = "n:"  # "n:<jurisdiction id>[:<intent id>]": the person is there; show that answer again
+LANGUAGE_PREFIX = "lang:"  # "lang:cy": answer this chat in that language from now on
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from datetime import time
 from types import MappingProxyType
 
 ESCALATION_IDS = ("emergency", "crisis")
+# Languages a catalog may translate into (``translations:`` keys); the catalog's own text is English.
+LANGUAGES: Mapping[str, str] = MappingProxyType({"cy": "Welsh, Cymraeg"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,36 @@ class FollowUp:
 
 
 @dataclass(frozen=True)
+class IntentTranslation:
+    """An intent in another language: what people say in it and what the bot answers."""
+
+    title: str = ""  # empty: buttons keep the English title
+    answer: str = ""  # empty: the English answer, under the chat language's notice line
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResponseTranslation:
+    """One of the bot's own lines in another language."""
+
+    answer: str
+
+
+@dataclass(frozen=True)
+class EscalationTranslation:
+    """An escalation's answers in another language, and that language's danger words (phrases, examples)."""
+
+    answer: str
+    follow_up: str = ""
+    silent_answer: str = ""
+    phrases: tuple[str, ...] = ()
+    silent_phrases: tuple[str, ...] = ()  # "I cannot talk" in that language: the silent route
+    past_markers: tuple[str, ...] = ()  # "last year" in that language: a hit in such a sentence is set aside
+    present_markers: tuple[str, ...] = ()  # "now", "still": ... unless the sentence also says this
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Intent:
     """One thing people ask about, with what they say and what the bot answers."""
 
@@ -69,6 +101,7 @@ class Intent:
     def follow_up(self, follow_up_id: str) -> FollowUp | None:
         """The follow-up with this id, or None."""
         return next((f for f in self.follow_ups if f.id == follow_up_id), None)
+    translations: Mapping[str, IntentTranslation] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -101,6 +134,7 @@ class Escalation:
     tests: tuple[str, ...] = ()  # phrases that must fire this escalation (run by `check`)
     not_tests: tuple[str, ...] = ()  # phrases that must not fire it (run by `check`)
     source: Source | None = None
+    translations: Mapping[str, EscalationTranslation] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -128,13 +162,15 @@ class Response:
     buttons: tuple[Button, ...] = ()
     source: Source | None = None
     variants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # as Intent.variants
+    translations: Mapping[str, ResponseTranslation] = field(default_factory=dict, hash=False)
 
 
 # Responses the engine needs to serve; `check` insists on them for a served catalog.
 REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
 OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message",
-                      "erase_confirm", "erase_kept", "where_are_you", "nation_chosen", "topic_again")
+                      "erase_confirm", "erase_kept", "where_are_you", "nation_chosen", "topic_again",
+                      "in_english")
 
 
 @dataclass(frozen=True)

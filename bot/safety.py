@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
 from bot.escalation_model import EscalationModel, Evidence
+from bot.language import WELSH, may_be_welsh, translated_words
+from bot.language import detect as detect_language
 from bot.model import Catalog, Escalation
 from bot.patterns import PatternError, compile_pattern
 from bot.text import Speller, normalise, sentences
@@ -28,6 +30,7 @@ from bot.text import Speller, normalise, sentences
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
 NEAR = 3  # words between a hit and a "now" marker for the marker to count
 MAX_BACKGROUND = 4000  # background negatives the learned part trains on, at most
+MIN_LEARNED = 60  # a translation's examples needed before its learned part is trained (see _translated)
 _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
 
 
@@ -124,7 +127,25 @@ def _joined(patterns: Sequence[str]) -> Any:
         return None
 
 
-@lru_cache(maxsize=4)
+def _translated(esc: Escalation, negatives: Mapping[str, tuple[str, ...]]) -> list[tuple[str, Escalation]]:
+    """One rule set per translation of the escalation, firing it (same id) in that language.
+
+    Each language gets its own rules and its own learned part: its examples against that language's
+    everyday lines and questions (``negatives``) and the English near misses. So adding Welsh does
+    not move the English model's threshold, and Welsh is not learned as "danger" for being Welsh.
+    With fewer than MIN_LEARNED examples a learned part cannot place its threshold (out of fold,
+    ten examples share too few words: it fired on most everyday Welsh), so the language then relies
+    on its phrases, and `check` warns about each example they miss.
+    """
+    return [(code, replace(esc, phrases=t.phrases, threats=(), patterns=(), silent_phrases=t.silent_phrases,
+                           past_markers=t.past_markers, present_markers=t.present_markers, reported_markers=(),
+                           examples=t.examples if len(t.examples) >= MIN_LEARNED else (),
+                           negative_examples=(*negatives.get(code, ()), *esc.negative_examples),
+                           translations={}, tests=(), not_tests=()))
+            for code, t in esc.translations.items()]
+
+
+@lru_cache(maxsize=8)  # two escalations in two languages, old and new catalog during a reload
 def _train(examples: tuple[str, ...], negatives: tuple[str, ...], background: tuple[str, ...]) -> EscalationModel:
     """The learned part for these texts; a reload that leaves them unchanged reuses the trained model."""
     return EscalationModel([normalise(t).split() for t in examples], [normalise(t).split() for t in negatives],
@@ -135,11 +156,18 @@ class Detector:
     """Finds escalations in a message; built once per catalog."""
 
     def __init__(self, escalations: Sequence[Escalation], known_words: Iterable[str] = (),
-                 background: Sequence[str] = ()) -> None:
-        """``background``: the catalog's questions (intent examples, out of scope), negatives for every learned part."""
+                 background: Sequence[str] = (), translated: Sequence[tuple[str, Escalation]] = ()) -> None:
+        """``background``: the catalog's questions (intent examples, out of scope), negatives for every learned part.
+
+        ``translated``: (language code, escalation) for the escalations' rules in other languages (same
+        ids). Their phrases fire on every message, whatever its language; each learned part scores only
+        the messages detected as its own language (the English ones: all others), since a model knows
+        nothing of words it never saw.
+        """
         rules = []
         vocabulary: Counter[str] = Counter()
-        for esc in escalations:
+        self._languages = (*(None for _ in escalations), *(code for code, _ in translated))
+        for esc in (*escalations, *(e for _, e in translated)):
             r = _Rules(
                 escalation=esc,
                 phrases=_Phrases(esc.phrases),
@@ -163,12 +191,23 @@ class Detector:
         self._known = frozenset(known_words)
         self.speller = Speller(vocabulary, min_length=4)
         self.rules = tuple(self._learn(r, background) for r in rules)
+        self._foreign = frozenset(code for code, _ in translated)
+        self._ids = tuple(dict.fromkeys(r.escalation.id for r in self.rules))  # a language's rules share the id
 
     @classmethod
     def for_catalog(cls, catalog: Catalog, known_words: Iterable[str] = ()) -> Detector:
         """The detector a catalog is served with; its intents' examples, out_of_scope and everyday are background."""
-        background = (*(e for i in catalog.intents for e in i.examples), *catalog.out_of_scope, *catalog.everyday)
-        return cls(catalog.escalations, known_words, background)
+        # Each language's danger words fire the same escalation: one check, whatever the chat's language.
+        # English everyday lines teach the English learned part; the other languages' lines (told apart
+        # by the language detector) and questions teach theirs, so English scores stay as they were.
+        welsh = tuple(line for line in catalog.everyday if may_be_welsh(line) and detect_language(line) == WELSH)
+        background = (*(e for i in catalog.intents for e in i.examples), *catalog.out_of_scope,
+                      *(line for line in catalog.everyday if line not in welsh))
+        negatives = {WELSH: (*welsh, *(e for i in catalog.intents if WELSH in i.translations
+                                       for e in i.translations[WELSH].examples))}
+        translated = [pair for esc in catalog.escalations for pair in _translated(esc, negatives)]
+        known = frozenset(known_words) | translated_words(catalog)
+        return cls(catalog.escalations, known, background, translated)
 
     def _learn(self, r: _Rules, background: Sequence[str]) -> _Rules:
         """The rules with their learned part, when the escalation has examples and negatives."""
@@ -223,20 +262,26 @@ class Detector:
                 rule = self._fires(r, words, joined, clause)
                 if rule is not None:
                     found[r.escalation.id] = Hit(r.escalation.id, rule)
-            if len(found) == len(self.rules):
+            if len(found) == len(self._ids):
                 break
-        for r in self.rules:
+        language: list[str | None] = []  # detected once, only when a translated learned part needs it
+        for r, code in zip(self.rules, self._languages, strict=True):
             if r.model is None or r.escalation.id in found or not split:
                 continue
+            if code is not None or self._foreign:
+                if not language:  # most English has no Welsh word at all: no need to ask the detector
+                    language.append(detect_language(text) if may_be_welsh(text) else None)
+                if language[0] != code and (code is not None or language[0] in self._foreign):
+                    continue
             best = self._learned(r, parsed)
             if best is not None:
                 found[r.escalation.id] = Hit(r.escalation.id, "learned", best)
-        return tuple(found[r.escalation.id] for r in self.rules if r.escalation.id in found)
+        return tuple(found[i] for i in self._ids if i in found)
 
     def silent(self, escalation_id: str, text: str) -> bool:
         """Whether the message says the person cannot talk or call (the escalation's silent_phrases)."""
-        r = next((r for r in self.rules if r.escalation.id == escalation_id), None)
-        return r is not None and any(r.silent.find(words) is not None for words in self._words(text))
+        rules = [r for r in self.rules if r.escalation.id == escalation_id]
+        return any(r.silent.find(words) is not None for r in rules for words in self._words(text))
 
     @staticmethod
     def _learned(r: _Rules, parsed: list[tuple[list[str], list[int]]]) -> Evidence | None:

@@ -118,11 +118,34 @@ _CACHED_LENGTH = 300
 
 def _normalise(text: str) -> str:
     folded = _APOS_RUN.sub("'", fold(text))
+    if not folded.isascii():
+        return _normalise_accented(folded)
     out = []
     for raw in _NON_WORD.sub(" ", folded).split():
         token = raw.strip("'")
         if token:
             out.append(_expand(token))
+    return " ".join(out)
+
+
+# Letters decomposed (NFD) keep their accents as combining marks (U+0300-U+036F) through tokenising.
+_NON_WORD_OR_MARK = re.compile(r"[^a-z0-9'\u0300-\u036f]+")
+_MARKS = re.compile(r"[\u0300-\u036f]+")
+
+
+def _normalise_accented(folded: str) -> str:
+    """Accented Latin letters fold to their base letter ("tŷ" -> "ty") instead of vanishing as non-words.
+
+    Welsh writes â ê î ô û ŵ ŷ, ä ë ï ö ü and á é. A word that had an accent is a word of another
+    language, so the English text-speak table is not applied to it ("tŷ" is "ty", never "thank you").
+    Letters of other scripts still vanish, as in the ASCII path.
+    """
+    out = []
+    for raw in _NON_WORD_OR_MARK.sub(" ", unicodedata.normalize("NFD", folded)).split():
+        token = raw.strip("'")
+        bare = _MARKS.sub("", token).strip("'")
+        if bare:
+            out.append(_expand(bare) if bare == token else bare.replace("'", ""))
     return " ".join(out)
 
 

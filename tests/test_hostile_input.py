@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from bot.catalog import load_catalog
 from bot.channels.console import render
-from bot.engine import NONE_BUTTON_TEXT, Engine
+from bot.engine import BUTTON_LABELS, NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
 from bot.jurisdiction import NATIONS
 from bot.matcher import MAX_WORDS
@@ -29,6 +29,7 @@ from bot.messages import (
     ERASE,
     INTENT_PREFIX,
     KEEP,
+    LANGUAGE_PREFIX,
     NATION_PREFIX,
     NONE_OF_THESE,
     WHERE_PREFIX,
@@ -101,32 +102,45 @@ def engine() -> Engine:
 
 @pytest.fixture(scope="module")
 def reference(engine: Engine) -> Reference:
-    presses = [INTENT_PREFIX + i.id for i in engine.catalog.intents]
-    presses += [INTENT_PREFIX + e.id for e in engine.catalog.escalations]
-    presses += [NONE_OF_THESE, ERASE, KEEP, "not a button"]
-    # each nation's answers, its "answers for" notice and fallback, and the "Where are you in the UK?" choice
-    presses += [f"{NATION_PREFIX}{n}{suffix}" for n in NATIONS for suffix in ("", ":not an intent")]
-    presses += [f"{NATION_PREFIX}{n}:{i.id}" for n in NATIONS for i in engine.catalog.intents]
-    presses += [WHERE_PREFIX + i.id for i in engine.catalog.intents] + [WHERE_PREFIX]
-    outcomes = [engine.respond(Incoming(button=data, now=NOW)) for data in presses]
-    # the quick-exit intent's own answer is only sent when an escalation stops the erase
-    stopped = engine.respond(Incoming(text="/erase help he is here", now=NOW))
-    assert [r.ref for r in stopped.replies] == ["emergency", "erase_conversation"]
-    outcomes.append(stopped)
-    replies = [r for o in outcomes for r in o.replies]
-    html = {r.html for r in replies} | {engine.system_reply(name, NOW).html for name in ("did_you_mean", "too_long")}
-    # a typed erase request is confirmed first; a remembered danger sends the short and silent answers
-    confirm = engine.respond(Incoming(text="erase this chat", now=NOW)).replies[0]
-    replies.append(confirm)
-    html.add(confirm.html)
-    for esc in engine.catalog.escalations:
-        for template in (esc.follow_up, esc.silent_answer):
-            if template:
-                html.add(engine._render(engine._snap, template, esc.buttons, NOW, "escalation", esc.id).html)
-    buttons = {b for r in replies for b in r.buttons}
-    # "Did you mean" offers any intent by its title, then "None of these"
-    buttons |= {ReplyButton(i.title, data=INTENT_PREFIX + i.id) for i in engine.catalog.intents}
+    html: set[str] = set()
+    buttons: set[ReplyButton] = set()
+    # what a chat in each language can be sent (a message read as Welsh is answered in Welsh)
+    for language in ("en", "cy"):
+        chat = f"reference-{language}"
+        chosen = engine.respond(Incoming(button=LANGUAGE_PREFIX + language, now=NOW, chat=chat))
+        snap = engine._snap.view(language)
+        presses = [INTENT_PREFIX + i.id for i in snap.catalog.intents]
+        presses += [INTENT_PREFIX + e.id for e in snap.catalog.escalations]
+        presses += [NONE_OF_THESE, KEEP, "not a button", ERASE]
+        # each nation's answers, its "answers for" notice and fallback, and the "Where are you in the UK?" choice
+        presses += [f"{NATION_PREFIX}{n}{suffix}" for n in NATIONS for suffix in ("", ":not an intent")]
+        presses += [f"{NATION_PREFIX}{n}:{i.id}" for n in NATIONS for i in snap.catalog.intents]
+        presses += [WHERE_PREFIX + i.id for i in snap.catalog.intents] + [WHERE_PREFIX]
+        outcomes = [chosen]
+        for data in presses:  # chosen again before each: an erase forgets the chat's language
+            engine.respond(Incoming(button=LANGUAGE_PREFIX + language, now=NOW, chat=chat))
+            outcomes.append(engine.respond(Incoming(button=data, now=NOW, chat=chat)))
+        engine.respond(Incoming(button=LANGUAGE_PREFIX + language, now=NOW, chat=chat))
+        # the quick-exit intent's own answer is only sent when an escalation stops the erase
+        stopped = engine.respond(Incoming(text="/erase help he is here", now=NOW, chat=chat))
+        assert [r.ref for r in stopped.replies] == ["emergency", "erase_conversation"]
+        outcomes.append(stopped)
+        replies = [r for o in outcomes for r in o.replies]
+        html |= {r.html for r in replies}
+        html |= {engine.system_reply(name, NOW, chat).html for name in ("did_you_mean", "too_long")}
+        # a typed erase request is confirmed first; a remembered danger sends the short and silent answers
+        confirm = engine.respond(Incoming(text="erase this chat", now=NOW, chat=chat)).replies[0]
+        replies.append(confirm)
+        html.add(confirm.html)
+        for esc in snap.catalog.escalations:
+            for template in (esc.follow_up, esc.silent_answer):
+                if template:
+                    html.add(engine._render(snap, template, esc.buttons, NOW, "escalation", esc.id).html)
+        buttons |= {b for r in replies for b in r.buttons}
+        # "Did you mean" offers any intent by its title, then "None of these"
+        buttons |= {ReplyButton(i.title, data=INTENT_PREFIX + i.id) for i in snap.catalog.intents}
     buttons.add(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
+    buttons.add(ReplyButton(BUTTON_LABELS["cy"][NONE_OF_THESE], data=NONE_OF_THESE))
     corpus = [*html, *(b.url or "" for b in buttons), *(b.text for b in buttons)]
     return Reference(frozenset(html), frozenset(buttons), "\n".join(sorted(corpus)))
 

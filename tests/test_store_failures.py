@@ -231,7 +231,7 @@ MESSAGES = [EMERGENCY, "how do i report stalking", f"my name is {SECRET_WORDS[0]
 def engine() -> Engine:
     from tests.conftest import default_catalog
 
-    return Engine(default_catalog(), service=Config().service)
+    return Engine(default_catalog(), service=Config().placeholders())
 
 
 async def handle(engine: Engine, store: Store, text: str, message_id: int) -> Outcome:

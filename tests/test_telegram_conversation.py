@@ -50,7 +50,7 @@ async def say(running: Running, chat: int, text: str, count: int | None = None, 
 async def test_start_publishes_commands_and_answers_with_html_and_buttons(running: Running) -> None:
     fake = running.fake
     names = [c["command"] for c in fake.commands]
-    assert names == ["start", "help", "helpline", "report", "emergency", "privacy", "erase"]
+    assert names == ["start", "help", "helpline", "report", "emergency", "privacy", "erase", "cymraeg", "english"]
     assert await say(running, 1, "/start") == expected(running, "/start")
     [call] = fake.calls_of("sendMessage")
     assert call.params["parse_mode"] == "HTML"

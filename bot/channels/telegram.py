@@ -98,7 +98,7 @@ class EngineLike(Protocol):
 
     def check(self, text: str) -> Checked: ...
     def respond(self, incoming: Incoming, checked: Checked | None = None) -> Outcome: ...
-    def system_reply(self, name: str, now: datetime | None = None) -> Reply: ...
+    def system_reply(self, name: str, now: datetime | None = None, chat: int | None = None) -> Reply: ...
     def install(self, snapshot: Any) -> None: ...
 
 
@@ -221,7 +221,7 @@ class TelegramChannel:
             return
         if text is None:
             outcome = None
-            replies: tuple[Reply, ...] = (self._system("non_text", received),)
+            replies: tuple[Reply, ...] = (self._system("non_text", received, chat_id),)
         else:
             checked = self._check(text)
             if checked is None or not checked.urgent:
@@ -476,9 +476,9 @@ class TelegramChannel:
             log.error("the engine failed on a message: %s", type(exc).__name__)
             return Outcome((self._last_resort(),), fallback=True)
 
-    def _system(self, name: str, now: datetime) -> Reply:
+    def _system(self, name: str, now: datetime, chat: int | None = None) -> Reply:
         try:
-            return self.engine.system_reply(name, now)
+            return self.engine.system_reply(name, now, chat)
         except Exception as exc:
             log.error("the engine failed on its %s line: %s", name, type(exc).__name__)
             return self._last_resort()
