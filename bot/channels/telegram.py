@@ -37,6 +37,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.lane import Lane
 from bot.channels.telegram_admin import AdminTools, IntentWatcher
 from bot.channels.telegram_poll import AnsweredLog, Poller
 from bot.channels.telegram_send import (
@@ -129,6 +130,7 @@ class TelegramChannel:
         self._open_store = open_store
         self._sweep_seconds = sweep_seconds
         self._watch_seconds = watch_seconds
+        self.lane = Lane()  # messages that do not escalate wait here for matching (bot/channels/lane.py)
         self._locks: dict[int, asyncio.Lock] = {}
         self._lock_users: dict[int, int] = {}
         self._recent: dict[int, dict[int, float]] = {}  # chat -> message id -> unix time (ids only)
@@ -225,10 +227,8 @@ class TelegramChannel:
         else:
             checked = self._check(text)
             if checked is None or not checked.urgent:
-                # Behind a backlog, every update fetched with this one has its escalation check first,
-                # and one that escalates is answered before the rest are matched: the asyncio loop runs
-                # the tasks it has in order, and this puts the rest of the work at the back.
-                await asyncio.sleep(0)
+                # behind a backlog, the rest of the work waits its turn: danger checked later goes first
+                await self.lane.turn()
             outcome = self._respond(Incoming(text=text, now=received, chat=chat_id), checked)
             replies = outcome.replies
         async with self._turn(chat_id):
