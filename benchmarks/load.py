@@ -339,7 +339,14 @@ class Load:
 
 
 def plan_for(chats: int, per_chat: int, first: int = 1) -> dict[int, list[str]]:
-    return {c: [TEXTS[(c + k) % len(TEXTS)] for k in range(per_chat)] for c in range(first, first + chats)}
+    """What each chat sends: consecutive TEXTS, the emergency (if any) last.
+
+    An emergency colours a chat's next short messages for a while (the danger window: they get the
+    short danger answer first), so it comes last: every message then gets the answer it gets alone,
+    which is what ``answers`` expects.
+    """
+    return {c: sorted((TEXTS[(c + k) % len(TEXTS)] for k in range(per_chat)), key=lambda t: t == EMERGENCY)
+            for c in range(first, first + chats)}
 
 
 @asynccontextmanager

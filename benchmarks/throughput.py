@@ -164,7 +164,10 @@ async def one_round(name: str, command: list[str], chats: int, per_chat: int, in
         try:
             await wait_ready(fake, proc)
             counts = await calibrate(fake, TEXTS) if name == "bot" else dict.fromkeys(TEXTS, 1)
-            plan = {chat: [TEXTS[(chat + k) % len(TEXTS)] for k in range(per_chat)] for chat in range(1, chats + 1)}
+            # the escalating message last in each chat: it changes how the chat's next messages are answered
+            plan = {chat: sorted((TEXTS[(chat + k) % len(TEXTS)] for k in range(per_chat)),
+                                 key=lambda t: t == TEXTS[-1])
+                    for chat in range(1, chats + 1)}
             expected = {chat: sum(counts[t] for t in texts) for chat, texts in plan.items()}
             sends.clear()
             cpu_before = cpu_seconds(proc.pid)
