@@ -97,7 +97,7 @@ DEFAULT_SERVICE: Mapping[str, str] = {
     "helpline_number": "0808 802 0300",
     "report_url": "",
     "timezone": "Europe/London",
-    "jurisdiction": "england_wales",  # whose law and services answers describe until a person says otherwise
+    "jurisdiction": jurisdiction.DEFAULT,  # whose law and services answers describe until a person says otherwise
 }
 
 

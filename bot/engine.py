@@ -407,7 +407,7 @@ class Engine:
             if state.card == f"{follow.intent}/{follow.follow_up.id}":
                 return self._again(snap, follow.intent, follow.follow_up, replies, escalated, now, lines)
             return self._follow_up_outcome(snap, follow.intent, follow.follow_up, replies, escalated, now,
-                                           lines=lines)
+                                           lines=lines, nation=nation)
         if intent is not None and intent == state.card and intent not in NO_TOPIC:
             return self._again(snap, intent, None, replies, escalated, now, lines)
         if intent == ERASE_INTENT and not escalated:
@@ -451,12 +451,14 @@ class Engine:
 
     def _follow_up_outcome(self, snap: Snapshot, intent_id: str, follow_up: FollowUp, replies: list[Reply],
                            escalated: tuple[str, ...], now: datetime, *, button: str | None = None,
-                           lines: list[str] | None = None) -> Outcome:
+                           lines: list[str] | None = None, nation: str | None = None) -> Outcome:
         intent = snap.catalog.intent(intent_id)
         # the whole card stays one press away, unless the follow-up already offers it
         whole = () if intent is None or any(b.intent == intent_id for b in follow_up.buttons) else (
             Button(intent.title, intent=intent_id),)
-        replies.append(self._render(snap, follow_up.answer, (*follow_up.buttons, *whole), now, "intent", intent_id))
+        # its {placeholders} (out-of-hours lines) are the chat's nation's, as the whole card's are
+        replies.append(self._render(snap, follow_up.answer, (*follow_up.buttons, *whole), now, "intent", intent_id,
+                                    nation))
         return Outcome(tuple(self._finish(replies)), escalated, intent=intent_id, follow_up=follow_up.id,
                        button=button, explanation=tuple(lines or ()))
 
@@ -560,7 +562,7 @@ class Engine:
             follow_up = intent.follow_up(follow_up_id) if intent is not None else None
             if follow_up is not None:
                 return self._follow_up_outcome(snap, intent_id, follow_up, [], (), now, button=data,
-                                               lines=[f"button: {data}"])
+                                               lines=[f"button: {data}"], nation=self._nation(chat))
             # forged, or from an older catalog: the fallback below, like an unknown intent
         target = data[len(INTENT_PREFIX):] if data.startswith(INTENT_PREFIX) else ""
         if snap.catalog.escalation(target) is not None:

@@ -18,7 +18,7 @@ from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.jurisdiction import NATIONS, nation_in, only_place, strip_places
-from bot.messages import ERASE, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
+from bot.messages import ERASE, FOLLOW_UP_PREFIX, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
 from tests.conftest import Running, default_catalog
 from tests.test_catalog import GOOD, unexplained, write
 
@@ -121,6 +121,17 @@ def test_the_issue_examples_reach_useful_answers(engine: Engine) -> None:
     assert phone.intent == "helpline"
     assert "0800 027 1234" in text_of(phone)  # night: Scotland's own 24/7 line, not England's
     assert "0808 2000 247" not in text_of(phone)
+
+
+def test_a_follow_up_gives_the_nations_24_7_line_too(engine: Engine) -> None:
+    say(engine, 560, "im in glasgow")
+    say(engine, 560, "who can i talk to")
+    # typed, and pressed as its button: both in the remembered nation
+    typed = say(engine, 560, "what are the hours")
+    pressed = engine.respond(Incoming(button=f"{FOLLOW_UP_PREFIX}helpline/hours", chat=560, now=NIGHT))
+    assert typed.follow_up == pressed.follow_up == "hours"
+    for text in (text_of(typed), text_of(pressed)):
+        assert "0800 027 1234" in text and "0808 2000 247" not in text
 
 
 @pytest.mark.parametrize(
