@@ -282,7 +282,10 @@ class Engine:
             command = _command(incoming.text)
             if command is not None and command[0] in LANGUAGE_COMMANDS:
                 chosen = LANGUAGE_COMMANDS[command[0]]
-            elif command is None or command[0] not in COMMANDS:
+            elif (command is None or command[0] not in COMMANDS) and (
+                    remembered != lang.ENGLISH or lang.may_be_welsh(incoming.text)):
+                # an English chat's message with no Welsh word or letter can only stay English: the
+                # detector's models are asked only when the answer could change
                 try:
                     detected = lang.detect(incoming.text)
                 except Exception:  # a broken detector must never cost the reply (and its 999 answer)
