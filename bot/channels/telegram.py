@@ -226,8 +226,9 @@ class TelegramChannel:
             replies: tuple[Reply, ...] = (self._system("non_text", received, chat_id),)
         else:
             checked = self._check(text)
-            if checked is None or not checked.urgent:
+            if checked is not None and not checked.urgent:
                 # behind a backlog, the rest of the work waits its turn: danger checked later goes first
+                # (a check that failed could not say, so that message goes first too)
                 await self.lane.turn()
             outcome = self._respond(Incoming(text=text, now=received, chat=chat_id), checked)
             replies = outcome.replies
