@@ -457,11 +457,15 @@ class Matcher:
         # the none class has no meaningful centroid: judge it by its nearest example alone
         similar[:, self.none_label] = best[:, self.none_label]
         loglik = np.where(self.bounds[1:] > self.bounds[:-1], loglik, -np.inf)
-        posterior = np.exp((loglik - loglik.max(axis=1, keepdims=True)) / NB_TEMPERATURE)
+        # A row can have no label left (calibration holds out the only intent of a tiny catalog): its
+        # posterior is all zeros, never NaN.
+        top_ll = loglik.max(axis=1, keepdims=True)
+        posterior = np.exp((loglik - np.where(np.isfinite(top_ll), top_ll, 0.0)) / NB_TEMPERATURE)
         if POSTERIOR_TOP and posterior.shape[1] > POSTERIOR_TOP:
             kth = np.partition(posterior, -POSTERIOR_TOP, axis=1)[:, -POSTERIOR_TOP][:, None]
             posterior = np.where(posterior >= kth, posterior, 0.0)
-        posterior /= posterior.sum(axis=1, keepdims=True)
+        total = posterior.sum(axis=1, keepdims=True)
+        posterior = np.divide(posterior, total, out=np.zeros_like(posterior), where=total > 0)
         # Weighted geometric mean: an intent must both explain the message's words (naive Bayes, relative
         # to the others) and be close to it in absolute terms (similarity) to score high, which is
         # what tells an unknown topic from a known one.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 from bot.calibration import MIN_OUT_OF_SCOPE, HeldOut, calibrate
@@ -116,3 +117,15 @@ def test_settings_in_the_catalog_are_used_as_given(tmp_path: Path) -> None:
     matcher = Matcher(catalog)
     assert matcher.calibration is None
     assert (matcher.settings.threshold, matcher.settings.margin, matcher.settings.suggest) == (33, 7, 20)
+
+
+def test_a_one_intent_catalog_calibrates_without_nan(tmp_path: Path) -> None:
+    # Held out as if missing, the only intent leaves no label at all: scores must be zeros, not NaN.
+    (tmp_path / "a.yaml").write_text(CATALOG.split("  - id: evidence")[0])
+    catalog, _ = load_catalog(tmp_path)
+    assert catalog is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        matcher = Matcher(catalog)
+    assert matcher.calibration is not None
+    assert matcher.match("where can i report a stalker").intent == "report"
