@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import sys
 from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
 from bot.catalog import load_catalog
 from bot.check import load_for_serving
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine, conversations
 from bot.model import Catalog
+from bot.stats import StatsReport, format_report
+from bot.store import Store
 
 
 def _intents_dir(args: argparse.Namespace, config: Config) -> str:
@@ -116,17 +121,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return evaluate(engine, rows, out=sys.stdout, show_all=args.all)
 
 
+async def _stats_report(config: Config) -> StatsReport | None:
+    if not config.path(config.storage.path).exists():
+        return None
+    store = await Store.open(config)
+    try:
+        return await store.stats(datetime.now(config.tz).date())
+    finally:
+        await store.close()
+
+
+def stats_command(config: Config, *, out: TextIO | None = None) -> int:
+    """`python -m bot stats`: print the 7- and 30-day report; 1 when there is no readable database."""
+    out = out or sys.stdout
+    report = asyncio.run(_stats_report(config))
+    if report is None:
+        print(f"No database at {config.path(config.storage.path)} yet: nothing has been counted.", file=out)
+        return 1
+    print(format_report(report), file=out)
+    return 0 if report.available else 1
+
+
+async def _unmatched(config: Config, limit: int) -> list[tuple[date, str]] | None:
+    if not config.path(config.storage.path).exists():
+        return None
+    store = await Store.open(config)
+    try:
+        return await store.unmatched(limit)
+    finally:
+        await store.close()
+
+
+def unmatched_command(config: Config, limit: int, *, out: TextIO | None = None) -> int:
+    """`python -m bot unmatched`: list the newest redacted unmatched messages, one per line."""
+    out = out or sys.stdout
+    rows = asyncio.run(_unmatched(config, limit))
+    if not config.privacy.log_unmatched:
+        off = "The unmatched-message log is off (privacy.log_unmatched: false)"
+        if rows:
+            print(f"{off}, but these redacted messages are still kept from when it was on; the bot deletes "
+                  "them at its next hourly clean-up:", file=out)
+        else:
+            print(f"{off}; nothing is kept.", file=out)
+    if rows is None:
+        print(f"No database at {config.path(config.storage.path)} yet.", file=out)
+        return 1
+    for day, text in rows:
+        print(f"{day.isoformat()}  {text}", file=out)
+    if not rows and config.privacy.log_unmatched:
+        print("No unmatched messages kept.", file=out)
+    return 0
+
+
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print counts for the last 7 and 30 days."""
-    from bot.stats import stats_command
-
     return stats_command(load_config(args.config))
 
 
 def cmd_unmatched(args: argparse.Namespace) -> int:
     """List redacted unmatched messages (only kept when privacy.log_unmatched is on)."""
-    from bot.stats import unmatched_command
-
     return unmatched_command(load_config(args.config), args.limit)
 
 

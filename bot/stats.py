@@ -1,21 +1,21 @@
-"""Usage counts for admins: the report, its text/HTML/PNG forms, and the `stats`/`unmatched` commands."""
+"""Usage counts for admins: what one outcome adds to the counts, the report built from them, and its
+text, HTML and PNG forms."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import io
-import sys
-from collections.abc import Mapping
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, TextIO
+from datetime import date, timedelta
 
-if TYPE_CHECKING:
-    from bot.config import Config
+from bot.messages import Outcome
 
 WINDOWS = (7, 30)  # days covered by the report, each ending today
 HTML_TOP_INTENTS = 12  # keeps the Telegram answer well inside one 4096-character message
+_LABEL = re.compile(r"[a-z0-9_:.\-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -146,57 +146,85 @@ def render_chart_png(report: StatsReport) -> bytes | None:
     return buf.getvalue()
 
 
-async def _report(config: Config) -> StatsReport | None:
-    from bot.store import Store
-
-    if not config.path(config.storage.path).exists():
-        return None
-    store = await Store.open(config)
-    try:
-        return await store.stats(datetime.now(config.tz).date())
-    finally:
-        await store.close()
+def _label(value: str) -> str:
+    """An id safe to count under: our own ids pass; anything else (forged button data...) is 'other'."""
+    value = value.strip().lower()
+    return value if _LABEL.fullmatch(value) else "other"
 
 
-def stats_command(config: Config, *, out: TextIO | None = None) -> int:
-    """`python -m bot stats`: print the 7- and 30-day report; 1 when there is no readable database."""
-    out = out or sys.stdout
-    report = asyncio.run(_report(config))
-    if report is None:
-        print(f"No database at {config.path(config.storage.path)} yet: nothing has been counted.", file=out)
-        return 1
-    print(format_report(report), file=out)
-    return 0 if report.available else 1
+def outcome_counts(outcome: Outcome) -> Counter[tuple[str, str]]:
+    """The (kind, name) counters one outcome adds to; names are ids, never anything the person wrote."""
+    counts: Counter[tuple[str, str]] = Counter()
+    kind = "button" if outcome.button else "command" if outcome.command else "text"
+    counts["messages", kind] += 1
+    for escalation in outcome.escalations:
+        counts["escalation", _label(escalation)] += 1
+    if outcome.intent:
+        counts["intent", _label(outcome.intent)] += 1
+    if outcome.fallback:
+        counts["fallback", ""] += 1
+    if outcome.choices:
+        counts["choices", ""] += 1
+    if outcome.button:
+        counts["button", _label(outcome.button)] += 1
+    if outcome.command:
+        counts["command", _command_label(outcome.command)] += 1
+    if outcome.erase:
+        counts["erase", ""] += 1
+    return counts
 
 
-async def _unmatched(config: Config, limit: int) -> list[tuple[date, str]] | None:
-    from bot.store import Store
-
-    if not config.path(config.storage.path).exists():
-        return None
-    store = await Store.open(config)
-    try:
-        return await store.unmatched(limit)
-    finally:
-        await store.close()
+def _command_label(command: str) -> str:
+    name = command.strip().lower().removeprefix("/").split("@", 1)[0]
+    return name if re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name) else "other"
 
 
-def unmatched_command(config: Config, limit: int, *, out: TextIO | None = None) -> int:
-    """`python -m bot unmatched`: list the newest redacted unmatched messages, one per line."""
-    out = out or sys.stdout
-    rows = asyncio.run(_unmatched(config, limit))
-    if not config.privacy.log_unmatched:
-        off = "The unmatched-message log is off (privacy.log_unmatched: false)"
-        if rows:
-            print(f"{off}, but these redacted messages are still kept from when it was on; the bot deletes "
-                  "them at its next hourly clean-up:", file=out)
-        else:
-            print(f"{off}; nothing is kept.", file=out)
-    if rows is None:
-        print(f"No database at {config.path(config.storage.path)} yet.", file=out)
-        return 1
-    for day, text in rows:
-        print(f"{day.isoformat()}  {text}", file=out)
-    if not rows and config.privacy.log_unmatched:
-        print("No unmatched messages kept.", file=out)
-    return 0
+def build_report(today: date, rows: Sequence[tuple[date, str, str, int]], unmatched_kept: int = 0) -> StatsReport:
+    """Turn (day, kind, name, count) rows into the 7- and 30-day report."""
+    windows = []
+    for days in WINDOWS:
+        start = today - timedelta(days=days - 1)
+        sums: dict[str, Counter[str]] = {}
+        for day, kind, name, count in rows:
+            if start <= day <= today:
+                sums.setdefault(kind, Counter())[name] += count
+        messages = sums.get("messages", Counter())
+
+        def total(kind: str, sums: dict[str, Counter[str]] = sums) -> int:
+            return sum(sums.get(kind, Counter()).values())
+
+        windows.append(
+            WindowStats(
+                days=days,
+                messages=messages["text"],
+                buttons=messages["button"],
+                commands=messages["command"],
+                fallbacks=total("fallback"),
+                choices=total("choices"),
+                erasures=total("erase"),
+                active_users=total("users"),
+                intents=dict(_ranked(sums.get("intent"))),
+                escalations=dict(_ranked(sums.get("escalation"))),
+                command_counts=dict(_ranked(sums.get("command"))),
+            )
+        )
+    longest = max(WINDOWS)
+    daily = []
+    for offset in range(longest - 1, -1, -1):
+        day = today - timedelta(days=offset)
+        here = [(k, c) for d, k, _, c in rows if d == day]
+        daily.append(
+            DayStats(
+                day=day,
+                messages=sum(c for k, c in here if k == "messages"),
+                fallbacks=sum(c for k, c in here if k == "fallback"),
+                escalations=sum(c for k, c in here if k == "escalation"),
+            )
+        )
+    return StatsReport(today=today, windows=tuple(windows), daily=tuple(daily), unmatched_kept=unmatched_kept)
+
+
+def _ranked(counter: Counter[str] | None) -> list[tuple[str, int]]:
+    if not counter:
+        return []
+    return sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))

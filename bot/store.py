@@ -20,11 +20,9 @@ import hashlib
 import hmac
 import logging
 import os
-import re
 import secrets
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -36,7 +34,7 @@ import aiosqlite
 from bot.config import HMAC_SECRET_ENV, Config
 from bot.messages import Outcome
 from bot.redact import redact
-from bot.stats import WINDOWS, DayStats, StatsReport, WindowStats
+from bot.stats import WINDOWS, StatsReport, build_report, outcome_counts
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +90,6 @@ MIGRATIONS: tuple[str, ...] = (
 )
 LATEST = len(MIGRATIONS)
 
-_LABEL = re.compile(r"[a-z0-9_:.\-]{1,64}")
 
 
 class SchemaTooNew(RuntimeError):
@@ -170,39 +167,6 @@ def _read_or_create_secret(path: Path) -> bytes:
     finally:
         os.close(fd)
     return key
-
-
-def _label(value: str) -> str:
-    """An id safe to count under: our own ids pass; anything else (forged button data...) is 'other'."""
-    value = value.strip().lower()
-    return value if _LABEL.fullmatch(value) else "other"
-
-
-def _outcome_counts(outcome: Outcome) -> Counter[tuple[str, str]]:
-    """The (kind, name) counters one outcome adds to; names are ids, never anything the person wrote."""
-    counts: Counter[tuple[str, str]] = Counter()
-    kind = "button" if outcome.button else "command" if outcome.command else "text"
-    counts["messages", kind] += 1
-    for escalation in outcome.escalations:
-        counts["escalation", _label(escalation)] += 1
-    if outcome.intent:
-        counts["intent", _label(outcome.intent)] += 1
-    if outcome.fallback:
-        counts["fallback", ""] += 1
-    if outcome.choices:
-        counts["choices", ""] += 1
-    if outcome.button:
-        counts["button", _label(outcome.button)] += 1
-    if outcome.command:
-        counts["command", _command_label(outcome.command)] += 1
-    if outcome.erase:
-        counts["erase", ""] += 1
-    return counts
-
-
-def _command_label(command: str) -> str:
-    name = command.strip().lower().removeprefix("/").split("@", 1)[0]
-    return name if re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name) else "other"
 
 
 class Store:
@@ -305,7 +269,7 @@ class Store:
 
         async def work(db: aiosqlite.Connection) -> None:
             day = self._day(when)
-            rows = [(day, kind, name, n) for (kind, name), n in _outcome_counts(outcome).items()]
+            rows = [(day, kind, name, n) for (kind, name), n in outcome_counts(outcome).items()]
             await db.execute(
                 "INSERT INTO daily_counts (day, kind, name, count) VALUES "
                 + ", ".join("(?, ?, ?, ?)" for _ in rows)
@@ -490,57 +454,6 @@ class Store:
         db, self._db = self._db, None
         if db is not None:
             await _close_quietly(db)
-
-
-def build_report(today: date, rows: Sequence[tuple[date, str, str, int]], unmatched_kept: int = 0) -> StatsReport:
-    """Turn (day, kind, name, count) rows into the 7- and 30-day report."""
-    windows = []
-    for days in WINDOWS:
-        start = today - timedelta(days=days - 1)
-        sums: dict[str, Counter[str]] = {}
-        for day, kind, name, count in rows:
-            if start <= day <= today:
-                sums.setdefault(kind, Counter())[name] += count
-        messages = sums.get("messages", Counter())
-
-        def total(kind: str, sums: dict[str, Counter[str]] = sums) -> int:
-            return sum(sums.get(kind, Counter()).values())
-
-        windows.append(
-            WindowStats(
-                days=days,
-                messages=messages["text"],
-                buttons=messages["button"],
-                commands=messages["command"],
-                fallbacks=total("fallback"),
-                choices=total("choices"),
-                erasures=total("erase"),
-                active_users=total("users"),
-                intents=dict(_ranked(sums.get("intent"))),
-                escalations=dict(_ranked(sums.get("escalation"))),
-                command_counts=dict(_ranked(sums.get("command"))),
-            )
-        )
-    longest = max(WINDOWS)
-    daily = []
-    for offset in range(longest - 1, -1, -1):
-        day = today - timedelta(days=offset)
-        here = [(k, c) for d, k, _, c in rows if d == day]
-        daily.append(
-            DayStats(
-                day=day,
-                messages=sum(c for k, c in here if k == "messages"),
-                fallbacks=sum(c for k, c in here if k == "fallback"),
-                escalations=sum(c for k, c in here if k == "escalation"),
-            )
-        )
-    return StatsReport(today=today, windows=tuple(windows), daily=tuple(daily), unmatched_kept=unmatched_kept)
-
-
-def _ranked(counter: Counter[str] | None) -> list[tuple[str, int]]:
-    if not counter:
-        return []
-    return sorted(((k, v) for k, v in counter.items() if v), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _aware(when: datetime) -> datetime:

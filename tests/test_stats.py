@@ -10,19 +10,19 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import stats_command, unmatched_command
 from bot.config import HMAC_SECRET_ENV, Config, PrivacyConfig, StorageConfig
 from bot.htmltext import TELEGRAM_LIMIT, text_length, validate
 from bot.messages import Outcome
 from bot.stats import (
     DayStats,
     StatsReport,
+    build_report,
     format_report,
     format_report_html,
     render_chart_png,
-    stats_command,
-    unmatched_command,
 )
-from bot.store import Store, build_report
+from bot.store import Store
 
 TODAY = date(2026, 6, 15)
 
