@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot import htmltext, jurisdiction, placeholders
+from bot import htmltext, jurisdiction, placeholders, templates
 from bot.hours import DAYS, hours_text, parse_span
 from bot.messages import FOLLOW_UP_PREFIX
 from bot.model import (
@@ -793,8 +793,8 @@ class _Checker:
     @staticmethod
     def fill_or_empty(template: str, values: Mapping[str, str]) -> str:
         try:
-            return placeholders.fill(template, values)
-        except placeholders.PlaceholderError:
+            return templates.fill(template, values)
+        except templates.PlaceholderError:
             return ""  # reported by check_html
 
     def check_html(self, text: _Text, known: set[str], what: str) -> bool:
@@ -804,7 +804,7 @@ class _Checker:
             line, col = ld.at(text, p.offset)
             ld.error(text.node, f"{what}: {p.message}", line, col)
             ok = False
-        found, brace_problems = placeholders.scan(text.value)
+        found, brace_problems = templates.scan(text.value)
         for offset, message in brace_problems:
             line, col = ld.at(text, offset)
             ld.error(text.node, f"{what}: {message}", line, col)
@@ -827,7 +827,7 @@ class _Checker:
         self.ld.file = file
         if not self.check_html(answer, self.known_placeholders, name):
             return None
-        rendered = placeholders.fill(answer.value, self.fill_values)
+        rendered = templates.fill(answer.value, self.fill_values)
         for p in htmltext.validate(rendered):
             self.ld.error(answer.node, f"{name}, once placeholders are filled: {p.message}")
         length = htmltext.text_length(rendered)
@@ -851,7 +851,7 @@ class _Checker:
                 text = b.text.value if b.text else (title.value if title else title_from_id(target.id.value))
                 out.append(Button(text, intent=b.intent.value))
             elif b.url is not None and b.text is not None:
-                found, problems = placeholders.scan(b.url.value)
+                found, problems = templates.scan(b.url.value)
                 unknown = [n for _, n in found if n not in self.url_values]
                 if problems or unknown:
                     if problems:
@@ -860,7 +860,7 @@ class _Checker:
                         detail = f"unknown placeholder {{{unknown[0]}}}{suggest(unknown[0], self.url_values)}"
                     ld.error(b.url.node, f"button url: {detail}")
                     continue
-                url = placeholders.fill(b.url.value, self.url_values).strip()
+                url = templates.fill(b.url.value, self.url_values).strip()
                 if url and not url.lower().startswith("https://"):
                     ld.error(b.url.node, f"button url {url!r} must start with https://")
                     continue

@@ -36,8 +36,9 @@ from bot.messages import (
     ReplyButton,
 )
 from bot.model import Button, Catalog, FollowUp, Intent
-from bot.placeholders import fill, values
+from bot.placeholders import values
 from bot.safety import Detector, Hit
+from bot.templates import fill
 from bot.text import fold
 
 # Commands Telegram's menu shows, and what each one answers.

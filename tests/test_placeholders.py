@@ -9,7 +9,8 @@ import pytest
 
 from bot.hours import parse_span
 from bot.model import OpeningHours
-from bot.placeholders import REPORT_ONLINE_FALLBACK, PlaceholderError, fill, names, scan, values
+from bot.placeholders import REPORT_ONLINE_FALLBACK, values
+from bot.templates import PlaceholderError, fill, names, scan
 
 SERVICE = {"emergency_number": "999", "organisation": "Smith & Jones <Police>", "report_url": ""}
 
