@@ -96,12 +96,10 @@ def echo_bot(base_url: str, inflight: int = 0) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(update.effective_message.text or "?")
 
-    builder = ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(base_url)
-    if inflight:
-        from bot.channels.telegram_send import SendGate
+    from bot.channels.telegram_send import SendGate
 
-        builder = builder.rate_limiter(SendGate(inflight))
-    app = builder.concurrent_updates(256).build()
+    builder = ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(base_url).concurrent_updates(256)
+    app = builder.rate_limiter(SendGate(inflight)).build() if inflight else builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(drop_pending_updates=False)
 
@@ -137,7 +135,7 @@ async def calibrate(fake: FakeTelegram, texts: tuple[str, ...]) -> dict[str, int
     for text in texts:
         before = len(fake.texts(chat))
         fake.message(chat, text)
-        await fake.wait_until(lambda before=before: len(fake.texts(chat)) > before, 30)
+        await fake.wait_until(lambda: len(fake.texts(chat)) > before, 30)  # noqa: B023 (awaited in this turn)
         await asyncio.sleep(0.4)  # any further messages of the same answer
         counts[text] = len(fake.texts(chat)) - before
     return counts

@@ -15,10 +15,11 @@ from types import MappingProxyType
 
 from bot import jurisdiction
 from bot import language as lang
-from bot.config import Config
+from bot.config import DEFAULT_SERVICE, Config
 from bot.confusables import table
 from bot.conversation import Conversations
 from bot.followups import ACCEPT, DIRECT, SHORT_WORDS, FollowUpHit, FollowUpMatcher
+from bot.htmltext import escape
 from bot.localize import examples_in, languages, localized
 from bot.matcher import MAX_WORDS, Match, Matcher, explain
 from bot.messages import (
@@ -97,16 +98,17 @@ HELPLINE_INTENT = "helpline"  # offered with a topic's follow-ups when its card 
 # their card follows the escalation answer however the match scored.
 ESCALATION_ROUTES = frozenset({"deaf_emergency"})
 
+# What every line for someone the bot could not help ends with (DESIGN.md: 999 and the helpline).
+SAFETY_LINE = "In an emergency call {emergency_number}. The National Stalking Helpline is on {helpline_number}."
+LAST_RESORT = "Sorry, something went wrong on my side. " + SAFETY_LINE
+
 # Lines a channel needs even if an admin deleted them from responses.yaml; check warns about that.
 _BUILT_IN = {
-    "fallback": "I am not sure I understood. In an emergency call {emergency_number}. "
-    "The National Stalking Helpline is on {helpline_number}.",
-    "did_you_mean": "Did you mean one of these? In an emergency call {emergency_number}. "
-    "The National Stalking Helpline is on {helpline_number}.",
+    "fallback": "I am not sure I understood. " + SAFETY_LINE,
+    "did_you_mean": "Did you mean one of these? " + SAFETY_LINE,
     "erase_confirm": "Erase this chat now?",
     "erase_kept": "Nothing was erased.",
-    "none_of_these": "Sorry I could not help with that. In an emergency call {emergency_number}. "
-    "The National Stalking Helpline is on {helpline_number}.",
+    "none_of_these": "Sorry I could not help with that. " + SAFETY_LINE,
     "non_text": "I can only read text messages. In an emergency call {emergency_number}.",
     "slow_reply": "Sorry for the slow reply.",
     "erased": "To remove the chat itself, and anything still showing, delete it from your chat list.",
@@ -115,12 +117,22 @@ _BUILT_IN = {
     "topic_again": "That is the answer I just sent. Pick a more specific question below, or talk it through with "
     "the National Stalking Helpline on {helpline_number}. In an emergency call {emergency_number}.",
     "missed_message": "Sorry, the service restarted and a message you sent may not have been answered. "
-    "Please send it again. In an emergency call {emergency_number}. "
-    "The National Stalking Helpline is on {helpline_number}.",
+    "Please send it again. " + SAFETY_LINE,
     "where_are_you": "Where are you in the UK? The law and some services differ between the four nations.",
     "nation_chosen": "Thank you. I will answer for where you are. You can change it at any time.",
 }
 WHERE_BUTTON_TEXT = "Where are you in the UK?"
+
+
+def safety_values(service: Mapping[str, str]) -> dict[str, str]:
+    """SAFETY_LINE's two numbers from the service settings, HTML-escaped (the defaults where one is blank)."""
+    return {key: escape(service.get(key) or DEFAULT_SERVICE[key]) for key in ("emergency_number", "helpline_number")}
+
+
+def last_resort(service: Mapping[str, str]) -> Reply:
+    """What a channel sends when the engine itself failed: it needs nothing of the engine, and still gives
+    the 999 line and the helpline."""
+    return Reply(fill(LAST_RESORT, safety_values(service)), kind="fallback")
 
 
 @dataclass(frozen=True)
@@ -596,8 +608,7 @@ class Engine:
                           nation: str | None = None) -> Reply:
         esc = snap.catalog.escalation(escalation_id)
         if esc is None:  # only reachable with an unserved catalog (classify/check)
-            return Reply(f"Call {self.service.get('emergency_number', '999')}.", kind="escalation",
-                         ref=escalation_id)
+            return Reply(fill(SAFETY_LINE, safety_values(self.service)), kind="escalation", ref=escalation_id)
         answer = esc.silent_answer if silent and esc.silent_answer else esc.answer
         return self._render(snap, answer, esc.buttons, now, "escalation", esc.id, nation)
 

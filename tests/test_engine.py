@@ -252,3 +252,11 @@ def test_a_message_checked_before_a_reload_is_answered_from_the_catalog_it_was_c
     assert "A new answer." not in before.replies[-1].html and "A new answer." in after.replies[-1].html
     # a check of other words is not used for this message
     assert engine.respond(Incoming(text="thanks"), checked).intent == "thanks"
+
+
+def test_the_last_resort_line_needs_no_engine_and_always_gives_999_and_the_helpline() -> None:
+    from bot.engine import last_resort
+
+    assert "999" in last_resort({}).html and "0808 802 0300" in last_resort({}).html
+    odd = last_resort({"emergency_number": "", "helpline_number": "0800 <1> & 2"}).html
+    assert "call 999." in odd and "0800 &lt;1&gt; &amp; 2" in odd  # blank: the default; admin text: escaped

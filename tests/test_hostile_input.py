@@ -237,7 +237,7 @@ def test_markup_in_user_text_never_becomes_markup(engine: Engine, reference: Ref
 @budget(300)
 @given(text=st.one_of(hostile_text, st.text(st.sampled_from("<>&;/\"'=ab #x0"), max_size=200)))
 def test_plain_text_rendering_never_raises_and_escaped_text_reads_back(text: str) -> None:
-    assert isinstance(to_plain(text), str)  # invalid HTML included: the console shows whatever it gets
+    to_plain(text)  # invalid HTML included, it must not raise: the console shows whatever it gets
     assert validate(escape(text)) == []
     assert to_plain(escape(text)) == text
 

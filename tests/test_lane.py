@@ -21,7 +21,8 @@ async def test_waiters_go_through_in_arrival_order() -> None:
 async def test_work_that_arrives_later_runs_between_two_turns() -> None:
     # 50 queued messages, then one more task (an emergency's check) created while they wait: it must
     # not wait for all 50, only for the one being let through
-    lane, order = Lane(), []
+    lane = Lane()
+    order: list[int | str] = []
 
     async def waiter(n: int) -> None:
         await lane.turn()

@@ -212,12 +212,15 @@ async def test_every_method_returns_quickly_without_raising(
         elapsed = time.monotonic() - started
         limit = CALL_SECONDS + (bot.store.FORGET_SECONDS if name == "forget_chat" else 0.0)
         assert elapsed < limit + SLACK, f"{name} took {elapsed:.2f}s"
-        if name in ("quiet_chats", "unmatched"):
-            assert isinstance(result, list)
+        # Whatever failed, an answer is either the truth or the "could not tell" value, never half of one.
+        if name == "quiet_chats":
+            assert set(result) <= {CHAT, 1}  # the chats the bot knew (1: the disk_full filler rows)
+        if name == "unmatched":
+            assert all(SECRET_WORDS[0] not in text and SECRET_WORDS[1] not in text for _, text in result)
         if name == "messages_for":
-            assert result is None or isinstance(result, list)  # None: the list could not be read
+            assert result in (None, [], [1, 2, 3])  # None: the list could not be read
         if name == "forget_chat":
-            assert isinstance(result, bool)
+            assert result in (True, False)
         if name == "stats":
             assert result.today == date(2026, 6, 15)
     _assert_clean_logs(caplog, store)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 
 from tests.fake_telegram import FakeTelegram, Fault, HtmlError, parse_html
@@ -50,7 +52,7 @@ def test_html_telegram_refuses_is_refused(html: str) -> None:
 
 
 @pytest.fixture
-async def tg(lenient_fake: FakeTelegram) -> Bot:
+async def tg(lenient_fake: FakeTelegram) -> AsyncIterator[Bot]:
     bot = Bot(lenient_fake.token, base_url=lenient_fake.base_url)
     await bot.initialize()
     yield bot
@@ -107,7 +109,8 @@ async def test_deletes_answers_and_edits_follow_telegram_rules(lenient_fake: Fak
     kept = await tg.send_message(7, "same")
     with pytest.raises(BadRequest, match="(?i)not modified"):
         await tg.edit_message_text("same", 7, kept.message_id)
-    assert (await tg.edit_message_text("changed", 7, kept.message_id)).text == "changed"
+    edited = await tg.edit_message_text("changed", 7, kept.message_id)
+    assert isinstance(edited, Message) and edited.text == "changed"
 
 
 async def test_scripted_faults_reach_ptb_as_telegram_errors(lenient_fake: FakeTelegram, tg: Bot) -> None:
@@ -131,8 +134,9 @@ async def test_scripted_faults_reach_ptb_as_telegram_errors(lenient_fake: FakeTe
 async def test_get_updates_long_polls_and_refuses_while_a_webhook_is_set(lenient_fake: FakeTelegram, tg: Bot) -> None:
     lenient_fake.message(3, "/start")
     updates = await tg.get_updates(timeout=1)
-    assert [u.message.text for u in updates] == ["/start"]
-    assert updates[0].message.entities[0].type == "bot_command"
+    messages = [u.message for u in updates if u.message is not None]
+    assert [m.text for m in messages] == ["/start"] and len(messages) == len(updates)
+    assert messages[0].entities[0].type == "bot_command"
     assert await tg.get_updates(offset=updates[-1].update_id + 1, timeout=0) == ()
     assert await tg.set_webhook("https://bot.example.org/hook", secret_token="s3cret")
     with pytest.raises(Conflict):

@@ -78,8 +78,9 @@ async def process_env(fake: FakeTelegram) -> AsyncIterator[dict[str, str]]:
 async def stop(proc: asyncio.subprocess.Process, sig: int) -> tuple[int, str]:
     proc.send_signal(sig)
     _, err = await asyncio.wait_for(proc.communicate(), 20)
-    assert proc.returncode is not None
-    return proc.returncode, err.decode()
+    code = proc.returncode
+    assert code is not None  # for the type checker: communicate() has waited for the exit
+    return code, err.decode()
 
 
 async def start_bot(config: Path, env: dict[str, str]) -> asyncio.subprocess.Process:

@@ -76,7 +76,7 @@ async def test_set_webhook_keeps_pending_updates_and_asks_for_the_right_updates(
 
 async def test_the_200_comes_only_after_the_answer(served: Served, fake: FakeTelegram) -> None:
     sent: dict[int, float] = {}
-    fake.on_send = lambda chat, at: sent.setdefault(chat, at)
+    fake.on_send = lambda chat, at: None if chat in sent else sent.update({chat: at})
     update = fake.message(80, QUESTION)
     await fake.wait_until(lambda: update["update_id"] in fake.delivered_at, 10)
     assert fake.texts(80) == expected(served.running, QUESTION)

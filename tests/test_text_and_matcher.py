@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from bot.matcher import Candidate, Matcher, decide, explain
@@ -57,7 +60,7 @@ def test_short_words_are_corrected_for_swapped_letters_only() -> None:
     assert sp.correct("ys") == "ys"  # and so is a dropped letter
 
 
-def _catalog(**settings: float) -> Catalog:
+def _catalog(**settings: Any) -> Catalog:
     intents = (
         Intent("report", "Report", ("how do i report stalking", "report to police", "can i report him online"), "a"),
         Intent("evidence", "Evidence", ("should i keep a diary", "keep screenshots as evidence",
@@ -65,7 +68,7 @@ def _catalog(**settings: float) -> Catalog:
         Intent("greeting", "Hi", ("hello", "hi there"), "c"),
     )
     return Catalog(intents=intents, out_of_scope=("report a pothole", "lost dog"),
-                   settings=MatcherSettings(**settings) if settings else MatcherSettings())
+                   settings=replace(MatcherSettings(), **settings))
 
 
 def test_exact_layer() -> None:
@@ -163,9 +166,9 @@ def test_a_catalog_of_one_intent_still_loads_and_matches() -> None:
     assert m.candidates[0].intent == "report"
 
 
-def _repetitive_catalog(**settings: float) -> Catalog:
+def _repetitive_catalog(**settings: Any) -> Catalog:
     """Examples that reuse their words: of 44 word occurrences, only "online" and "need" (4+ letters) occur once."""
-    return Catalog(settings=MatcherSettings(**settings), intents=(
+    return Catalog(settings=replace(MatcherSettings(), **settings), intents=(
         Intent("report", "Report", ("how do i report stalking", "how do i report him to the police",
                                     "report stalking to the police", "how can i report stalking online"), "a"),
         Intent("evidence", "Evidence", ("what evidence do i need", "how do i keep evidence",

@@ -50,8 +50,7 @@ from bot.channels.telegram_send import (
 )
 from bot.channels.telegram_webhook import CannotListen, Receiver, WebhookServer
 from bot.config import TOKEN_ENV, Config
-from bot.engine import COMMAND_DESCRIPTIONS, Checked
-from bot.htmltext import escape
+from bot.engine import COMMAND_DESCRIPTIONS, Checked, last_resort
 from bot.messages import ERASE, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
@@ -485,13 +484,7 @@ class TelegramChannel:
             return self._last_resort()
 
     def _last_resort(self) -> Reply:
-        service = self.config.service
-        return Reply(
-            f"Sorry, something went wrong on my side. In an emergency call "
-            f"{escape(service.get('emergency_number', '999'))}. The National Stalking Helpline is on "
-            f"{escape(service.get('helpline_number', '0808 802 0300'))}.",
-            kind="fallback",
-        )
+        return last_resort(self.config.service)
 
     def _bot(self) -> Any:
         assert self._app is not None, "install() first"
