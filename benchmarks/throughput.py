@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bot.channels.telegram import INFLIGHT  # noqa: E402
+from bot.channels.telegram.app import INFLIGHT  # noqa: E402
 from tests.fake_telegram import FakeTelegram  # noqa: E402
 
 # What people ask, including one message that escalates (its answer has two messages). The load
@@ -96,7 +96,7 @@ def echo_bot(base_url: str, inflight: int = 0) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(update.effective_message.text or "?")
 
-    from bot.channels.telegram_send import SendGate
+    from bot.channels.telegram.send import SendGate
 
     builder = ApplicationBuilder().token(os.environ["TELEGRAM_BOT_TOKEN"]).base_url(base_url).concurrent_updates(256)
     app = builder.rate_limiter(SendGate(inflight)).build() if inflight else builder.build()

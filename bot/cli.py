@@ -57,7 +57,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Serve on Telegram."""
-    from bot.channels.telegram import run
+    from bot.channels.telegram.app import run
 
     return run(load_config(args.config))
 

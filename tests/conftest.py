@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from bot.channels.telegram import TelegramChannel, build_application, make_poller
-from bot.channels.telegram_send import SendPolicy
+from bot.channels.telegram.app import build_application, make_poller, start, stop
+from bot.channels.telegram.handlers import TelegramChannel
+from bot.channels.telegram.send import SendPolicy
 from bot.config import Config, PrivacyConfig, StorageConfig, TelegramConfig
 from tests.fake_telegram import FakeTelegram
 
@@ -120,26 +121,19 @@ class Running:
         self._polling: Any = None
 
     async def start(self, *, poll: bool = True) -> None:
-        """initialize, post_init, start, and start our poller (unless ``poll`` is False)."""
+        """initialize, the one start path `run` takes, and our poller (unless ``poll`` is False)."""
         await self.app.initialize()
-        await self.channel.post_init(self.app)
-        await self.app.start()
+        await start(self.app, self.channel)
         if poll:
             self.poller = make_poller(self.app, self.config, self.channel, timeout=2)
             self._polling = asyncio.create_task(self.poller.run())
 
     async def stop(self) -> None:
-        """The shutdown serve_polling does on SIGINT/SIGTERM."""
-        assert self.app.updater is not None
+        """The shutdown `run` does on SIGINT/SIGTERM: our poller, then the one stop path."""
         if self.poller is not None:
             await self.poller.stop(self._polling)
             self.poller = None
-        if self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
-        await self.channel.post_shutdown(self.app)
+        await stop(self.app, self.channel)
 
 
 @pytest.fixture

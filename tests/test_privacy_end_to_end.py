@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram import configure_logging
+from bot.channels.telegram.logs import configure_logging
 from tests.conftest import Running, make_config
 from tests.fake_telegram import FakeTelegram
 

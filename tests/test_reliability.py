@@ -28,8 +28,8 @@ from benchmarks.load import (
 from benchmarks.load import (
     missed_line as missed_text,
 )
-from bot.channels.telegram import make_poller
-from bot.channels.telegram_poll import AnsweredLog
+from bot.channels.telegram.app import make_poller
+from bot.channels.telegram.delivery_log import AnsweredLog
 from bot.engine import Engine
 from tests.conftest import INTENTS, Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
@@ -324,13 +324,13 @@ async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, t
 async def test_memory_per_person_is_bounded(
     running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.channels.telegram as tg
+    from bot.channels.telegram import chats
 
-    monkeypatch.setattr(tg, "CHATS_IN_MEMORY", 50)
-    channel = running.channel
+    monkeypatch.setattr(chats, "CHATS_IN_MEMORY", 50)
+    memory = running.channel.chats
     now = datetime.now(timezone.utc)
     for chat in range(1, 201):
-        channel._note(chat, [1, 2], now)
-    channel._note(150, [3], now)  # active again: kept as the most recent
-    assert len(channel._recent) == 50 and len(channel._last_seen) == 50
-    assert list(channel._recent)[-1] == 150 and 200 in channel._recent and 100 not in channel._recent
+        memory.note(chat, [1, 2], now)
+    memory.note(150, [3], now)  # active again: kept as the most recent
+    assert len(memory.recent) == 50 and len(memory.last_seen) == 50
+    assert list(memory.recent)[-1] == 150 and 200 in memory.recent and 100 not in memory.recent

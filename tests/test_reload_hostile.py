@@ -75,7 +75,7 @@ async def test_the_watcher_refuses_a_hostile_file_and_keeps_serving(
     caplog: pytest.LogCaptureFixture,
     kind: str,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.channels.telegram_admin")
+    caplog.set_level(logging.WARNING, logger="bot.channels.telegram.admin")
     config = make_config(fake, tmp_path, intents_dir=intents, watch_intents=True)
     running = Running(fake, config, watch_seconds=0.1)
     await running.start()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.channels.telegram import configure_logging
+from bot.channels.telegram.logs import configure_logging
 from bot.htmltext import split_html, to_plain
 from bot.messages import ERASE, NONE_OF_THESE, Incoming
 from bot.model import MatcherSettings

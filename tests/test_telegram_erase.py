@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-import bot.channels.telegram as telegram_channel
 import bot.store
+from bot.channels.telegram import store_queue
+from bot.channels.telegram.handlers import TelegramChannel
 from bot.config import Config
 from bot.engine import Engine
-from bot.messages import ERASE, Outcome
+from bot.messages import ERASE, Incoming, Outcome
 from tests.conftest import Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
 from tests.test_store_failures import disk_full
@@ -109,7 +110,7 @@ async def test_an_emergency_with_the_erase_request_is_answered_and_kept(running:
     fake = running.fake
     await chat_with(running, 33)
     text = EMERGENCY + ", erase this chat"
-    outcome = running.engine.respond(telegram_channel.Incoming(text=text))
+    outcome = running.engine.respond(Incoming(text=text))
     assert outcome.escalations
     fake.message(33, text)
     assert outcome.replies[0].kind == "escalation"
@@ -176,8 +177,8 @@ class HangingStore:
 async def test_a_hanging_database_costs_no_reply_and_no_erase(
     fake: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(telegram_channel, "STORE_SECONDS", 0.2)
-    monkeypatch.setattr(telegram_channel, "FORGET_SECONDS", 0.2)
+    monkeypatch.setattr(store_queue, "STORE_SECONDS", 0.2)
+    monkeypatch.setattr(store_queue, "FORGET_SECONDS", 0.2)
     running = Running(fake, make_config(fake, tmp_path), store=HangingStore())
     await running.start()
     try:
@@ -304,12 +305,12 @@ class RecordingStore(HangingStore):
 
 async def test_writes_queued_before_an_erase_do_not_bring_the_chat_back(fake: FakeTelegram, tmp_path: Path) -> None:
     store = RecordingStore()
-    channel = telegram_channel.TelegramChannel(Engine(default_catalog()), make_config(fake, tmp_path), store)
+    channel = TelegramChannel(Engine(default_catalog()), make_config(fake, tmp_path), store)
     when = datetime.now(timezone.utc)
     outcome = Outcome((), intent="x")
     channel._after(42, 42, outcome, [7, 8], when, "hi", incoming=(6, when))  # queued, not yet written
     assert await channel._forget(42, 42)
-    while not channel._writes.empty():
-        await channel._writes.get_nowait()()
+    while len(channel.writes):
+        await channel.writes.write_next()
     names = [(name, kwargs.get("user_key")) for name, _, kwargs in store.calls]
     assert names == [("forget_chat", None), ("record", "")]  # counted, but no ids and no day token

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.channels.telegram import run
+from bot.channels.telegram.app import run
 from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
 from tests.conftest import INTENTS, REPO
 from tests.fake_telegram import FakeTelegram

@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.error import NetworkError
 from telegram.ext import Defaults
 
-from bot.channels.telegram_send import ChatGone, SendPolicy, delete_all, keyboard, send_reply
+from bot.channels.telegram.send import ChatGone, SendPolicy, delete_all, keyboard, send_reply
 from bot.htmltext import text_length
 from bot.messages import Reply, ReplyButton
 from tests.fake_telegram import FakeTelegram, Fault
@@ -146,7 +146,7 @@ async def test_one_chats_flood_wait_does_not_hold_other_chats(fake: FakeTelegram
 
 
 async def test_the_inflight_limit_caps_concurrent_requests_without_pausing() -> None:
-    from bot.channels.telegram_send import SendGate
+    from bot.channels.telegram.send import SendGate
 
     limit = SendGate(3)
     await limit.initialize()

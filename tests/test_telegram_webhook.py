@@ -18,9 +18,9 @@ import pytest
 from telegram import Update
 
 from benchmarks.load import TEXTS, Bot, Load, answers, engine_for, plan_for, tally, tally_after_restart
-from bot.channels.telegram import make_webhook, set_webhook
-from bot.channels.telegram_poll import AnsweredLog
-from bot.channels.telegram_webhook import Receiver, WebhookServer
+from bot.channels.telegram.app import make_webhook, set_webhook
+from bot.channels.telegram.delivery_log import AnsweredLog
+from bot.channels.telegram.webhook import Receiver, WebhookServer
 from tests.conftest import Running, make_config
 from tests.fake_telegram import FakeTelegram, Fault
 from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected
@@ -118,7 +118,7 @@ async def test_the_webhook_path_is_matched_literally(fake: FakeTelegram, tmp_pat
 async def test_deeply_nested_json_is_a_bad_request_and_serving_goes_on(
     served: Served, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "bot.channels.telegram_webhook")
+    caplog.set_level(logging.INFO, "bot.channels.telegram.webhook")
     deep = "[" * 100_000 + "]" * 100_000
     assert await served.post(deep) == 400
     assert await served.post('{"update_id": 7, "message": ' + deep + "}") == 400

@@ -10,7 +10,8 @@ handled, so after a ``kill -9`` Telegram delivers everything unanswered again. T
   sees what came later: an emergency behind a backlog matters more than surviving a crash mid-flood;
 - at most ``max_inflight`` updates are handled at once; beyond that Telegram keeps them.
 
-Updates answered but not yet confirmed when the process dies come again; :class:`AnsweredLog` keeps
+Updates answered but not yet confirmed when the process dies come again; the AnsweredLog
+(delivery_log.py) keeps
 their ids (ids only, never text) so a restart skips them rather than answering twice. Updates confirmed
 before they were answered (the second bound) and then cut off by a crash cannot come again: the log
 keeps their chat ids, and after a restart ``on_missed`` asks those people to send their message again.
@@ -25,144 +26,24 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot.channels.telegram.delivery_log import AnsweredLog
+from bot.channels.telegram.updates import HOLD_SECONDS, handle_guarded, read_update
+
 log = logging.getLogger(__name__)
 LIMIT = 100  # getUpdates returns at most this many
 POLL_SECONDS = 10  # long-polling timeout while nothing is in hand
-HOLD_SECONDS = 3.0  # longest an unanswered update keeps the offset back (a stuck chat must not stall intake)
 MAX_INFLIGHT = 4096  # updates handled at once
-LOG_KEEP = 5000  # answered ids kept in the log before it is rewritten
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-async def handle_guarded(handle: Callable[[Update], Awaitable[Any]], update: Update) -> None:
-    """Hand ``update`` to ``handle``; anything it raises is logged by type and update id only."""
-    try:
-        await handle(update)
-    except Exception as exc:  # PTB routes handler errors to the error handler; this is a last guard
-        log.error("update %s not handled: %s", update.update_id, type(exc).__name__)
-
-
-def read_update(data: Any, bot: Any) -> Update | None:
-    """``data`` (one update's JSON) as an Update, or None when PTB cannot read it (logged by id only)."""
-    try:
-        return Update.de_json(data, bot)
-    except Exception as exc:  # untrusted input meets PTB's parser: one bad update must not stop the rest
-        uid = data.get("update_id") if isinstance(data, dict) else None
-        log.warning("update %s skipped: it could not be read (%s)", uid, type(exc).__name__)
-        return None
-
-
-class AnsweredLog:
-    """Which updates were answered, kept in a small file that outlives the process (never any text).
-
-    Two kinds of line: ``<update id>`` once an update is answered, and ``r <update id> <chat id>`` when
-    Telegram is told an update is done before it is answered (a flood backlog, a stuck chat). After a
-    crash, the first kind stops updates being answered twice; the second names the chats whose message
-    was confirmed but never answered, so they can be asked to send it again (:meth:`missed`). Only
-    entries Telegram may still send again, or still unanswered, matter: the file is rewritten short now
-    and then and on close. Any failure disables it: answering never depends on this file.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.previous: set[int] = set()
-        self._missed: dict[int, int] = {}  # the last run's update id -> chat id, confirmed, unanswered
-        self._risked: dict[int, int] = {}  # this run's, likewise
-        self._fd: int | None = None
-        self._written = 0
-        if path is None:
-            return
-        try:
-            if path.exists():
-                self.previous, self._missed = _parse(path.read_text(encoding="ascii"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        except (OSError, ValueError) as exc:
-            log.warning("answered-updates log unavailable: %s", type(exc).__name__)
-
-    def missed(self) -> dict[int, int]:
-        """Update id -> chat id of the last run's updates confirmed to Telegram but never answered."""
-        return dict(self._missed)
-
-    def add(self, update_id: int, keep_from: Callable[[], int]) -> None:
-        """Record one answered update; ids below ``keep_from()`` are confirmed and may be forgotten."""
-        self._risked.pop(update_id, None)
-        self._missed.pop(update_id, None)
-        self._append(b"%d\n" % update_id, keep_from)
-
-    def risk(self, update_id: int, chat_id: int | None, keep_from: Callable[[], int]) -> None:
-        """Record that Telegram is told ``update_id`` is done before it has been answered."""
-        if chat_id is None or update_id in self._risked:
-            return
-        self._risked[update_id] = chat_id
-        self._append(b"r %d %d\n" % (update_id, chat_id), keep_from)
-
-    def _append(self, line: bytes, keep_from: Callable[[], int]) -> None:
-        if self._fd is None:
-            return
-        try:
-            os.write(self._fd, line)  # no fsync: a killed process's writes survive
-            self._written += 1
-            if self._written >= LOG_KEEP:
-                self._rewrite(keep_from())
-        except OSError as exc:
-            log.warning("answered-updates log disabled: %s", type(exc).__name__)
-            self.close(rewrite=False)
-
-    def _rewrite(self, keep_from: int) -> None:
-        assert self.path is not None and self._fd is not None
-        answered, _ = _parse(self.path.read_text(encoding="ascii"))
-        kept = [f"{i}\n" for i in sorted(answered) if i >= keep_from]
-        kept += [f"r {u} {c}\n" for u, c in {**self._missed, **self._risked}.items()]
-        tmp = self.path.with_suffix(".tmp")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()  # a leftover would keep its own permissions
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds chat ids: owner only
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write("".join(kept))
-        os.replace(tmp, self.path)
-        os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self._written = 0
-
-    def close(self, keep_from: int | None = None, *, rewrite: bool = True) -> None:
-        """Stop writing; with ``keep_from``, first drop what no longer matters (chat ids included)."""
-        if self._fd is None:
-            return
-        if rewrite and keep_from is not None:
-            try:
-                self._rewrite(keep_from)
-            except OSError as exc:
-                log.warning("answered-updates log not tidied: %s", type(exc).__name__)
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._fd)
-            self._fd = None
-
-
-def _parse(text: str) -> tuple[set[int], dict[int, int]]:
-    """(answered ids, unanswered update id -> chat id) from the log's lines; damaged lines are skipped."""
-    answered: set[int] = set()
-    risked: dict[int, int] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 1 and parts[0].isdigit():
-            answered.add(int(parts[0]))
-        elif len(parts) == 3 and parts[0] == "r" and parts[1].isdigit() and parts[2].lstrip("-").isdigit():
-            risked[int(parts[1])] = int(parts[2])
-    return answered, {u: c for u, c in risked.items() if u not in answered}
 
 
 class Poller:

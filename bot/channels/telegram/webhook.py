@@ -33,7 +33,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
-from bot.channels.telegram_poll import HOLD_SECONDS, AnsweredLog, handle_guarded, read_update
+from bot.channels.telegram.delivery_log import AnsweredLog
+from bot.channels.telegram.updates import HOLD_SECONDS, handle_guarded, read_update
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
