@@ -72,16 +72,13 @@ assert EMERGENCY in TEXTS
 
 def engine_for(config_path: Path) -> Any:
     """The engine the bot process builds from this config (same catalog, placeholders and buttons)."""
-    from bot.catalog import load_catalog
+    from bot import assembly
     from bot.config import load_config
-    from bot.engine import Engine
 
     config = load_config(config_path)
-    catalog, problems = load_catalog(
-        config.path(config.intents_dir), for_serving=True, service=config.placeholders()
-    )
+    catalog, problems = assembly.load(config)
     assert catalog is not None, problems
-    return Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button)
+    return assembly.engine(config, catalog)
 
 
 def answers(engine: Any, texts: Iterable[str]) -> dict[str, list[str]]:

@@ -12,17 +12,15 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.catalog import load_catalog
-from bot.check import load_for_serving
+from bot import assembly
+from bot.channels.console import chat
+from bot.check import run_check
 from bot.config import Config, ConfigError, load_config
-from bot.engine import Engine, conversations
+from bot.engine import Engine
+from bot.evaluate import evaluate, read_tsv
 from bot.model import Catalog
 from bot.stats import StatsReport, format_report
 from bot.store import Store
-
-
-def _intents_dir(args: argparse.Namespace, config: Config) -> str:
-    return args.intents or str(config.path(config.intents_dir))
 
 
 def _load(directory: str, config: Config, *, serving: bool) -> Catalog | None:
@@ -30,10 +28,7 @@ def _load(directory: str, config: Config, *, serving: bool) -> Catalog | None:
     if not Path(directory).is_dir():
         print(f"{directory}: no such intents folder", file=sys.stderr)
         return None
-    if serving:  # what the bot serves, `check` must pass: escalation tests and examples included
-        catalog, problems = load_for_serving(directory, config.placeholders())
-    else:
-        catalog, problems = load_catalog(directory, service=config.placeholders())
+    catalog, problems = assembly.load(config, directory, serving=serving)
     errors = [p for p in problems if p.is_error]
     for p in errors:
         print(p, file=sys.stderr)
@@ -44,40 +39,34 @@ def _load(directory: str, config: Config, *, serving: bool) -> Catalog | None:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Talk to the bot in the terminal."""
-    from bot.channels.console import chat
-
     config = load_config(args.config)
-    catalog = _load(_intents_dir(args, config), config, serving=True)
+    catalog = _load(assembly.intents_dir(config, args.intents), config, serving=True)
     if catalog is None:
         return 1
-    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button,
-                    conversations=conversations(config))
-    return chat(engine, explain=args.explain)
+    return chat(assembly.engine(config, catalog), explain=args.explain)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Serve on Telegram."""
-    from bot.channels.telegram.app import run
+    from bot.channels.telegram.app import run  # python-telegram-bot is loaded only to serve
 
     return run(load_config(args.config))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the intent files."""
-    from bot.check import run_check
-
     config = load_config(args.config)
-    return run_check(_intents_dir(args, config), strict=args.strict, serving=not args.any_catalog,
+    return run_check(assembly.intents_dir(config, args.intents), strict=args.strict, serving=not args.any_catalog,
                      service=config.placeholders())
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """One JSON line per input line: intent, score and escalation."""
     config = load_config(args.config)
-    catalog = _load(_intents_dir(args, config), config, serving=False)
+    catalog = _load(assembly.intents_dir(config, args.intents), config, serving=False)
     if catalog is None:
         return 1
-    engine = Engine(catalog, config.placeholders())
+    engine = assembly.engine(config, catalog)
     # Piped input is scored in batches (much faster per line); a person typing gets each answer at once.
     batch = 1 if sys.stdin.isatty() else CLASSIFY_BATCH
     pending: list[str] = []
@@ -106,10 +95,8 @@ def _classify(engine: Engine, texts: list[str]) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a labelled TSV file."""
-    from bot.evaluate import evaluate, read_tsv
-
     config = load_config(args.config)
-    catalog = _load(_intents_dir(args, config), config, serving=False)
+    catalog = _load(assembly.intents_dir(config, args.intents), config, serving=False)
     if catalog is None:
         return 1
     try:
@@ -117,8 +104,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 1
-    engine = Engine(catalog, config.placeholders())
-    return evaluate(engine, rows, out=sys.stdout, show_all=args.all)
+    return evaluate(assembly.engine(config, catalog), rows, out=sys.stdout, show_all=args.all)
 
 
 async def _stats_report(config: Config) -> StatsReport | None:

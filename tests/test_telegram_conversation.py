@@ -42,7 +42,8 @@ async def say(running: Running, chat: int, text: str | None, count: int | None =
     before = len(fake.texts(chat))
     want = count if count is not None else len(expected(running, text))
     fake.message(chat, text, **kw)  # type: ignore[arg-type]
-    await fake.wait_until(lambda: len(fake.texts(chat)) >= before + want)
+    # generous: it returns as soon as the answer is in, and a /reload answers after a full check and build
+    await fake.wait_until(lambda: len(fake.texts(chat)) >= before + want, timeout=60)
     await asyncio.sleep(0.05)  # nothing more should follow
     return fake.texts(chat)[before:]
 

@@ -12,7 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot import assembly, stats
 from bot.config import Config
+from bot.engine import build
 from bot.htmltext import escape
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,6 @@ class AdminTools:
 
     async def stats(self, store: StatsSource | None, now: datetime) -> tuple[str, bytes | None]:
         """The /stats answer: HTML text, and a PNG chart when one can be drawn."""
-        from bot.stats import format_report_html, render_chart_png
 
         if store is None:
             return "Statistics are not available: no database is configured.", None
@@ -57,8 +58,8 @@ class AdminTools:
         except Exception as exc:
             log.warning("stats unavailable: %s", type(exc).__name__)
             return "Statistics are not available right now (the database did not answer).", None
-        png = await asyncio.to_thread(render_chart_png, report)
-        return format_report_html(report), png
+        png = await asyncio.to_thread(stats.render_chart_png, report)
+        return stats.format_report_html(report), png
 
     async def reload(self) -> str:
         """Validate the intents folder and swap it in; the answer for the admin (HTML)."""
@@ -91,16 +92,11 @@ class AdminTools:
         return ok
 
     async def _load_and_swap(self) -> tuple[bool, list[str], int]:
-        from bot.check import load_for_serving
-        from bot.engine import build
-
         async with self._reloading:
             try:
                 # checked and built off the event loop: other chats' messages, emergencies among
                 # them, are answered from the old catalog meanwhile
-                catalog, problems = await asyncio.to_thread(
-                    load_for_serving, str(self.intents_dir), self.config.placeholders()
-                )
+                catalog, problems = await asyncio.to_thread(assembly.load, self.config, str(self.intents_dir))
                 snapshot = None if catalog is None else await asyncio.to_thread(build, catalog)
             except Exception as exc:  # a loader bug must not take the bot down
                 log.error("loading intents failed: %s", type(exc).__name__)

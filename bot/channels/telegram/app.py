@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder, Defaults
 
+from bot import assembly
 from bot.channels.telegram.delivery_log import AnsweredLog
 from bot.channels.telegram.handlers import ALLOWED_UPDATES, AnyApp, TelegramChannel
 from bot.channels.telegram.logs import configure_logging
@@ -230,18 +231,14 @@ def run(config: Config) -> int:
         return 2
     configure_logging(config.log_level, token)
     os.environ.setdefault("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta, no warning
-    from bot.check import load_for_serving
-    from bot.engine import Engine, conversations
-
-    catalog, problems = load_for_serving(str(config.path(config.intents_dir)), config.placeholders())
+    catalog, problems = assembly.load(config)
     errors = [p for p in problems if p.severity == "error"]
     if catalog is None or errors:
         for problem in problems:
             print(problem, file=sys.stderr)
         print("error: the intent files have problems; fix them (see `python -m bot check`)", file=sys.stderr)
         return 1
-    engine = Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button,
-                    conversations=conversations(config))
+    engine = assembly.engine(config, catalog)
     channel = TelegramChannel(engine, config, open_store=True)
     app = build_application(config, token, channel)
     try:
