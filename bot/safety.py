@@ -145,6 +145,12 @@ def _translated(esc: Escalation, negatives: Mapping[str, tuple[str, ...]]) -> li
             for code, t in esc.translations.items()]
 
 
+def even_sample(items: Sequence[str], cap: int) -> Sequence[str]:
+    """At most ``cap`` of ``items``, spread evenly from first to last (all of them when they fit)."""
+    n = len(items)
+    return items if n <= cap else [items[i * n // cap] for i in range(cap)]
+
+
 @lru_cache(maxsize=8)  # two escalations in two languages, old and new catalog during a reload
 def _train(examples: tuple[str, ...], negatives: tuple[str, ...], background: tuple[str, ...]) -> EscalationModel:
     """The learned part for these texts; a reload that leaves them unchanged reuses the trained model."""
@@ -217,9 +223,9 @@ class Detector:
         # A question the rules already answer as danger ("he is outside, what do i do") is no
         # negative: the learned part must not be taught that it is safe.
         # A big catalog's questions are sampled evenly: the model needs their shape, not every one, and
-        # training time must not grow with the catalog.
-        step = max(1, -(-len(background) // MAX_BACKGROUND))
-        quiet = tuple(t for t in background[::step] if self._rule_fires(r, t) is None)
+        # training time must not grow with the catalog. Evenly down to the cap, never every other line
+        # (one example past the cap used to halve the background and move the threshold).
+        quiet = tuple(t for t in even_sample(background, MAX_BACKGROUND) if self._rule_fires(r, t) is None)
         model = _train(esc.examples, esc.negative_examples, quiet)
         return replace(r, model=model)
 

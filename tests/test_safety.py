@@ -394,3 +394,13 @@ def test_an_ambiguous_wish_for_it_to_stop_is_answered_on_the_side_of_safety(dete
     # the person's life. The learned part reads it as crisis: the Samaritans line is a gentle answer
     # to the first, and missing the second could cost a life.
     assert "crisis" in _fired(detector, "i want it to stop")
+
+
+def test_the_background_is_sampled_evenly_down_to_the_cap_never_halved() -> None:
+    from bot.safety import even_sample
+
+    lines = [str(i) for i in range(4001)]
+    picked = even_sample(lines, 4000)
+    assert len(picked) == 4000 and picked[0] == "0" and int(picked[-1]) >= 3999 and len(set(picked)) == 4000
+    assert even_sample(lines[:10], 4000) == lines[:10]
+    assert [int(x) for x in even_sample(lines[:10], 5)] == [0, 2, 4, 6, 8]
