@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import bot.channels.telegram.admin
 import bot.engine
 from bot.catalog import load_catalog
 from bot.channels.telegram.admin import AdminTools
@@ -74,7 +75,7 @@ async def test_reload_builds_the_new_catalog_off_the_event_loop(tmp_path: Path, 
         threads.append(threading.current_thread())
         return real_build(cat)
 
-    monkeypatch.setattr(bot.engine, "build", spy)
+    monkeypatch.setattr(bot.channels.telegram.admin, "build", spy)  # the reload builds through it
     admin = AdminTools(engine, Config(intents_dir=str(folder)))
     assert (await admin.reload()).startswith("Reloaded")
     assert threads and all(t is not threading.main_thread() for t in threads)
