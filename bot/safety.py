@@ -96,7 +96,9 @@ class _Rules:
 
 
 # Words that start a new clause: a time marker frames its own clause, not the whole sentence.
-_CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "now", "because", "cos", "while", "though", "although"})
+# Welsh ones too ("ddoe fe wnaeth e fy nharo ac mae e tu allan"); "a" (and) is left out, being English.
+_CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "now", "because", "cos", "while", "though", "although",
+                           "ac", "ond", "wedyn", "achos", "felly", "oherwydd"})
 
 
 def _clauses(words: Sequence[str], commas: Sequence[int]) -> list[int]:

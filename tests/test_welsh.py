@@ -266,3 +266,15 @@ def test_check_reads_welsh_negative_examples_and_warns_about_one_that_fires(tmp_
     assert lines[:-1] == [f"{file}:13:13: warning: translated negative example \"mae e tu allan yn torri'r gwair\" "
                           "(cy) fires 'emergency' (rule 'mae e tu allan')"], lines
     assert code == 0
+
+
+@pytest.mark.parametrize(("escalation", "text"), (
+    ("emergency", "ddoe fe wnaeth e fy mwrw ac mae e tu allan eto"),
+    ("emergency", "neithiwr roedd o'n gweiddi ond mae o wrth y drws eto"),
+))
+def test_a_welsh_past_marker_frames_its_own_clause_only(engine: Engine, escalation: str, text: str) -> None:
+    assert escalation in [h.escalation for h in engine.detector.detect(text)]
+
+
+def test_a_welsh_past_event_alone_is_set_aside(engine: Engine) -> None:
+    assert engine.detector.detect("neithiwr roedd o wrth y drws yn gweiddi") == ()
