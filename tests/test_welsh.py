@@ -284,3 +284,10 @@ def test_welsh_thoughts_of_suicide_every_night_are_a_crisis_now(engine: Engine) 
     # as in English, crisis has no past markers: a habit or a "since" is not a past told as past
     for text in ("dw i'n meddwl am ladd fy hun bob nos", "dw i wedi bod eisiau marw ers wythnos diwethaf"):
         assert "crisis" in [h.escalation for h in engine.detector.detect(text)], text
+
+
+@pytest.mark.parametrize("text", ("mae o yn y cyntedd, fedra i ddim ffonio", "mae e lan stâr, rhaid i fi fod yn dawel"))
+def test_welsh_for_cannot_call_or_must_be_quiet_gets_the_silent_route(engine: Engine, text: str) -> None:
+    out = say(engine, text, chat=120 + len(text))
+    assert out.escalations[0] == "emergency"
+    assert out.replies[0].html.startswith("<b>Does dim rhaid i chi siarad.</b>")
