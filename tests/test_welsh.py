@@ -282,7 +282,7 @@ def test_a_welsh_past_event_alone_is_set_aside(engine: Engine) -> None:
 
 def test_welsh_thoughts_of_suicide_every_night_are_a_crisis_now(engine: Engine) -> None:
     # as in English, crisis has no past markers: a habit or a "since" is not a past told as past
-    for text in ("dw i'n meddwl am ladd fy hun bob nos", "dw i wedi bod eisiau marw ers wythnos diwethaf"):
+    for text in ("bob nos dw i'n ystyried lladd fy hun", "dw i wedi bod eisiau marw ers wythnos diwethaf"):
         assert "crisis" in [h.escalation for h in engine.detector.detect(text)], text
 
 
