@@ -69,9 +69,9 @@ TRANSLATION_KEYS = {
     "intent": ("title", "answer", "examples"),
     "response": ("answer",),
     "escalation": ("answer", "follow_up", "silent_answer", "phrases", "silent_phrases", "past_markers",
-                   "present_markers", "examples"),
+                   "present_markers", "examples", "negative_examples"),
 }
-TRANSLATED_LISTS = ("examples", "phrases", "silent_phrases", "past_markers", "present_markers")
+TRANSLATED_LISTS = ("examples", "negative_examples", "phrases", "silent_phrases", "past_markers", "present_markers")
 BUTTON_KEYS = ("text", "intent", "url")
 SETTINGS_KEYS = ("threshold", "margin", "suggest", "max_suggestions", "unknown_words")
 AUTO_SETTINGS = ("threshold", "margin", "suggest")  # left out, the matcher chooses them (bot/calibration.py)

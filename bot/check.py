@@ -150,6 +150,13 @@ def safety_problems(result: Analysis, matcher: Matcher | None) -> list[Problem]:
                         message = f"translated {name[:-1]} {phrase!r} ({code}) does not fire {esc.id!r}"
                         out.append(Problem(result.source(owner, f"translations.{code}.{name}", i), message,
                                            "warning"))
+            for i, phrase in enumerate(translation.negative_examples):
+                fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
+                if fired:
+                    message = (f"translated negative example {phrase!r} ({code}) fires {esc.id!r} "
+                               f"({fired[0].describe()})")
+                    out.append(Problem(result.source(owner, f"translations.{code}.negative_examples", i), message,
+                                       "warning"))
         for i, phrase in enumerate(esc.negative_examples):
             fired = [h for h in detector.detect(phrase) if h.escalation == esc.id]
             if fired:

@@ -126,7 +126,8 @@ def translated_words(catalog: Catalog) -> frozenset[str]:
             texts.extend((it.title, it.answer, *it.examples))
     for esc in catalog.escalations:
         for et in esc.translations.values():
-            texts.extend((et.answer, et.follow_up, et.silent_answer, *et.phrases, *et.silent_phrases, *et.examples))
+            texts.extend((et.answer, et.follow_up, et.silent_answer, *et.phrases, *et.silent_phrases, *et.examples,
+                          *et.negative_examples))
     for response in catalog.responses.values():
         texts.extend(rt.answer for rt in response.translations.values())
     return words_of(texts)

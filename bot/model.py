@@ -78,6 +78,7 @@ class EscalationTranslation:
     past_markers: tuple[str, ...] = ()  # "last year" in that language: a hit in such a sentence is set aside
     present_markers: tuple[str, ...] = ()  # "now", "still": ... unless the sentence also says this
     examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()  # that language's near misses, beside its everyday lines
 
 
 @dataclass(frozen=True)

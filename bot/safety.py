@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from bot.escalation_model import EscalationModel, Evidence
@@ -95,7 +96,9 @@ class _Rules:
 
 
 # Words that start a new clause: a time marker frames its own clause, not the whole sentence.
-_CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "now", "because", "cos", "while", "though", "although"})
+# Welsh ones too ("ddoe fe wnaeth e fy nharo ac mae e tu allan"); "a" (and) is left out, being English.
+_CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "now", "because", "cos", "while", "though", "although",
+                           "ac", "ond", "wedyn", "achos", "felly", "oherwydd"})
 
 
 def _clauses(words: Sequence[str], commas: Sequence[int]) -> list[int]:
@@ -127,12 +130,14 @@ def _joined(patterns: Sequence[str]) -> Any:
         return None
 
 
-def _translated(esc: Escalation, negatives: Mapping[str, tuple[str, ...]]) -> list[tuple[str, Escalation]]:
+def _translated(esc: Escalation) -> list[tuple[str, Escalation]]:
     """One rule set per translation of the escalation, firing it (same id) in that language.
 
-    Each language gets its own rules and its own learned part: its examples against that language's
-    everyday lines and questions (``negatives``) and the English near misses. So adding Welsh does
-    not move the English model's threshold, and Welsh is not learned as "danger" for being Welsh.
+    Each language gets its own rules and its own learned part: its examples against its own near
+    misses (the English ones when it has none) and, as background, that language's everyday lines and
+    questions (see Detector). So adding Welsh does not move the English model's threshold, and Welsh
+    is not learned as "danger" for being Welsh: mixed with the English near misses and questions, the
+    Welsh lines were too small a share of the negatives, and any "dw i eisiau ..." fired crisis.
     With fewer than MIN_LEARNED examples a learned part cannot place its threshold (out of fold,
     ten examples share too few words: it fired on most everyday Welsh), so the language then relies
     on its phrases, and `check` warns about each example they miss.
@@ -140,7 +145,7 @@ def _translated(esc: Escalation, negatives: Mapping[str, tuple[str, ...]]) -> li
     return [(code, replace(esc, phrases=t.phrases, threats=(), patterns=(), silent_phrases=t.silent_phrases,
                            past_markers=t.past_markers, present_markers=t.present_markers, reported_markers=(),
                            examples=t.examples if len(t.examples) >= MIN_LEARNED else (),
-                           negative_examples=(*negatives.get(code, ()), *esc.negative_examples),
+                           negative_examples=t.negative_examples or esc.negative_examples,
                            translations={}, tests=(), not_tests=()))
             for code, t in esc.translations.items()]
 
@@ -162,8 +167,12 @@ class Detector:
     """Finds escalations in a message; built once per catalog."""
 
     def __init__(self, escalations: Sequence[Escalation], known_words: Iterable[str] = (),
-                 background: Sequence[str] = (), translated: Sequence[tuple[str, Escalation]] = ()) -> None:
+                 background: Sequence[str] = (), translated: Sequence[tuple[str, Escalation]] = (),
+                 backgrounds: Mapping[str, Sequence[str]] = MappingProxyType({})) -> None:
         """``background``: the catalog's questions (intent examples, out of scope), negatives for every learned part.
+
+        ``backgrounds``: a language's own everyday lines and questions, its learned parts' background in
+        place of ``background``.
 
         ``translated``: (language code, escalation) for the escalations' rules in other languages (same
         ids). Their phrases fire on every message, whatever its language; each learned part scores only
@@ -196,7 +205,8 @@ class Detector:
         # corrected, so "sitting" never becomes "hitting" but "outsdie" becomes "outside".
         self._known = frozenset(known_words)
         self.speller = Speller(vocabulary, min_length=4)
-        self.rules = tuple(self._learn(r, background) for r in rules)
+        self.rules = tuple(self._learn(r, background if code is None else backgrounds.get(code) or background)
+                           for r, code in zip(rules, self._languages, strict=True))
         self._foreign = frozenset(code for code, _ in translated)
         self._ids = tuple(dict.fromkeys(r.escalation.id for r in self.rules))  # a language's rules share the id
 
@@ -209,11 +219,11 @@ class Detector:
         welsh = tuple(line for line in catalog.everyday if may_be_welsh(line) and detect_language(line) == WELSH)
         background = (*(e for i in catalog.intents for e in i.examples), *catalog.out_of_scope,
                       *(line for line in catalog.everyday if line not in welsh))
-        negatives = {WELSH: (*welsh, *(e for i in catalog.intents if WELSH in i.translations
-                                       for e in i.translations[WELSH].examples))}
-        translated = [pair for esc in catalog.escalations for pair in _translated(esc, negatives)]
+        backgrounds = {WELSH: (*welsh, *(e for i in catalog.intents if WELSH in i.translations
+                                         for e in i.translations[WELSH].examples))}
+        translated = [pair for esc in catalog.escalations for pair in _translated(esc)]
         known = frozenset(known_words) | translated_words(catalog)
-        return cls(catalog.escalations, known, background, translated)
+        return cls(catalog.escalations, known, background, translated, backgrounds)
 
     def _learn(self, r: _Rules, background: Sequence[str]) -> _Rules:
         """The rules with their learned part, when the escalation has examples and negatives."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -201,3 +202,92 @@ def test_the_bots_own_lines_follow_the_chats_language(engine: Engine) -> None:
     say(engine, "/cymraeg", 111)
     assert engine.system_reply("non_text", chat=111).html.startswith("<b>Dim ond testun")
     assert engine.system_reply("non_text", chat=112).html.startswith("<b>I can only read text</b>")
+
+
+# Welsh written for this test, in neither intents/ nor any eval set: wording the Welsh examples
+# do not have, so only the Welsh learned part can catch it.
+UNWRITTEN_DANGER = (
+    ("emergency", "mae fy mhartner yn fy nghuro i yn y gegin"),
+    ("emergency", "mae o wedi bod yn gyrru ar fy ôl i ers milltiroedd"),
+    ("crisis", "dw i wedi cymryd llond llaw o dabledi cysgu"),
+    ("crisis", "dw i eisiau gorffen fy mywyd heno"),
+)
+EVERYDAY_WELSH = (
+    "mae'r bachgen drws nesa yn chwarae pêl yn erbyn y drws",
+    "dw i'n mynd i'r sinema efo fy chwaer heno",
+    "mae o'n dod draw i drwsio'r boeler fory",
+    "mae'r plant yn cuddio wyau Pasg yn yr ardd",
+)
+
+
+@pytest.mark.parametrize(("escalation", "text"), UNWRITTEN_DANGER)
+def test_the_welsh_learned_part_catches_danger_nobody_wrote_down(engine: Engine, escalation: str,
+                                                                 text: str) -> None:
+    hits = [h for h in engine.detector.detect(text) if h.escalation == escalation]
+    assert hits and hits[0].evidence is not None, hits
+
+
+@pytest.mark.parametrize("text", EVERYDAY_WELSH)
+def test_everyday_welsh_with_danger_words_does_not_escalate(engine: Engine, text: str) -> None:
+    assert engine.detector.detect(text) == ()
+
+
+def test_welsh_examples_do_not_change_what_english_fires() -> None:
+    # Welsh examples join the speller's vocabulary: misspelt English must still be corrected to English.
+    from bot.safety import Detector
+
+    catalog = default_catalog()
+    english_only = replace(catalog, escalations=tuple(replace(e, translations={}) for e in catalog.escalations))
+    lines = ("hes outsdie my hosue", "im gonna kil myslef tonite", "he is bangin on the dor", "what time is it")
+    with_welsh, without = Detector.for_catalog(catalog), Detector.for_catalog(english_only)
+    assert [[h.escalation for h in with_welsh.detect(t)] for t in lines] == \
+        [[h.escalation for h in without.detect(t)] for t in lines] == [["emergency"], ["crisis"], ["emergency"], []]
+
+
+def test_check_reads_welsh_negative_examples_and_warns_about_one_that_fires(tmp_path: Path) -> None:
+    from tests.test_check import CLEAN, run, write
+
+    files = dict(CLEAN)
+    files["safety.yaml"] = CLEAN["safety.yaml"].replace("""\
+            not_tests: [the weather is nice]
+""", """\
+            not_tests: [the weather is nice]
+            translations:
+              cy:
+                answer: Ffoniwch {emergency_number} nawr. Methu siarad? Gwasgwch 55 (press 55).
+                phrases: [mae e tu allan]
+                negative_examples:
+                  - mae'r tywydd yn braf heddiw
+                  - mae e tu allan yn torri'r gwair
+""")
+    write(tmp_path, files)
+    code, lines = run(tmp_path)
+    file = tmp_path / "safety.yaml"
+    assert lines[:-1] == [f"{file}:13:13: warning: translated negative example \"mae e tu allan yn torri'r gwair\" "
+                          "(cy) fires 'emergency' (rule 'mae e tu allan')"], lines
+    assert code == 0
+
+
+@pytest.mark.parametrize(("escalation", "text"), (
+    ("emergency", "ddoe fe wnaeth e fy mwrw ac mae e tu allan eto"),
+    ("emergency", "neithiwr roedd o'n gweiddi ond mae o wrth y drws eto"),
+))
+def test_a_welsh_past_marker_frames_its_own_clause_only(engine: Engine, escalation: str, text: str) -> None:
+    assert escalation in [h.escalation for h in engine.detector.detect(text)]
+
+
+def test_a_welsh_past_event_alone_is_set_aside(engine: Engine) -> None:
+    assert engine.detector.detect("neithiwr roedd o wrth y drws yn gweiddi") == ()
+
+
+def test_welsh_thoughts_of_suicide_every_night_are_a_crisis_now(engine: Engine) -> None:
+    # as in English, crisis has no past markers: a habit or a "since" is not a past told as past
+    for text in ("bob nos dw i'n ystyried lladd fy hun", "dw i wedi bod eisiau marw ers wythnos diwethaf"):
+        assert "crisis" in [h.escalation for h in engine.detector.detect(text)], text
+
+
+@pytest.mark.parametrize("text", ("mae o yn y cyntedd, fedra i ddim ffonio", "mae e lan stâr, rhaid i fi fod yn dawel"))
+def test_welsh_for_cannot_call_or_must_be_quiet_gets_the_silent_route(engine: Engine, text: str) -> None:
+    out = say(engine, text, chat=120 + len(text))
+    assert out.escalations[0] == "emergency"
+    assert out.replies[0].html.startswith("<b>Does dim rhaid i chi siarad.</b>")
