@@ -112,12 +112,37 @@ def _clauses(words: Sequence[str], commas: Sequence[int]) -> list[int]:
     return out
 
 
+# Verbs that put a clause in the present (English, and Welsh "mae", "dw", "rwy'n"...): a clause with one
+# of them, or a present marker, keeps its own time; one without carries on the story before it.
+_PRESENT_FORMS = frozenset({"is", "are", "am", "has", "have", "do", "does", "can", "cannot", "will",
+                            "mae", "maen", "ma", "dw", "dwi", "rwy", "rwyn", "rydw", "ydw", "wyt", "ydy",
+                            "yw", "ydyn", "rydyn", "ydych"})
+
+
+def _carried(r: _Rules, framed: set[int], words: Sequence[str], clause: Sequence[int]) -> set[int]:
+    """``framed`` and every clause after a framed one that is not in the present tense again.
+
+    A time given early holds for the clauses that go on with the same story: in "five years ago he
+    choked me, held a knife to my throat and would not stop hitting me" all three are the past; in
+    "last week he hit me and he is at my door" the door is now.
+    """
+    if not framed:
+        return framed
+    present = {clause[i] for i, w in enumerate(words) if w in _PRESENT_FORMS}
+    present |= {clause[i] for i, _ in r.present.all(words)}
+    out = set(framed)
+    for k in range(min(framed) + 1, clause[-1] + 1):
+        if k - 1 in out and k not in present:
+            out.add(k)
+    return out
+
+
 def _framed_clauses(r: _Rules, words: list[str], clause: list[int]) -> set[int]:
     """Clauses a past marker frames; for an escalation without threats, reported markers too."""
     framed = {clause[i] for i, _ in r.past.all(words)}
     if not r.threats.by_first:
         framed |= {clause[i] for i, _ in r.reported.all(words)}
-    return framed
+    return _carried(r, framed, words, clause)
 
 
 def _joined(patterns: Sequence[str]) -> Any:
@@ -325,8 +350,8 @@ class Detector:
     def _fires(r: _Rules, words: list[str], joined: str, clause: list[int]) -> str | None:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
-        past = {clause[i] for i, _ in r.past.all(words)}
-        reported = past | {clause[i] for i, _ in r.reported.all(words)}
+        past = _carried(r, {clause[i] for i, _ in r.past.all(words)}, words, clause)
+        reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause)
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
         # outside" it is about the danger.

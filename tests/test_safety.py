@@ -374,6 +374,16 @@ def test_present_marker_overrides_past() -> None:
     assert d.detect("he was following me last year, does it matter now") == ()  # "now" far from the hit
 
 
+def test_a_time_given_early_holds_for_the_story_until_a_clause_is_in_the_present() -> None:
+    esc = Escalation(id="emergency", title="e", answer="a", phrases=("choked me", "hitting me", "at my door"),
+                     past_markers=("years ago", "last week"), present_markers=("now",))
+    d = Detector([esc])
+    assert d.detect("five years ago he choked me, held a knife to my throat and would not stop hitting me") == ()
+    assert d.detect("last week he choked me and he is at my door") != ()  # "is": the door is now
+    assert d.detect("last week he shouted, now hitting me") != ()  # a present marker ends the story too
+    assert d.detect("he is hitting me, five years ago it started") != ()  # the time frames what follows only
+
+
 def test_reported_threat_is_not_an_emergency_but_presence_is() -> None:
     esc = Escalation(id="emergency", title="e", answer="a", phrases=("outside",), threats=("kill me",),
                      reported_markers=("said",), present_markers=("now",))
