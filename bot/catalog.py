@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import htmltext, jurisdiction, placeholders, templates
+from bot.catalog_files import catalog_files
 from bot.hours import DAYS, hours_text, parse_span
 from bot.messages import FOLLOW_UP_PREFIX
 from bot.model import (
@@ -235,11 +236,7 @@ class _Loader:
             self.file = str(self.directory)
             self.error(None, "no such folder of intent files")
             return
-        files = sorted(
-            p for p in self.directory.rglob("*")
-            if p.suffix in (".yaml", ".yml") and p.is_file()
-            and not any(part.startswith(".") for part in p.relative_to(self.directory).parts)
-        )
+        files = catalog_files(self.directory)
         if not files:
             self.file = str(self.directory)
             self.error(None, "no intent files (*.yaml) in this folder")

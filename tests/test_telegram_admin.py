@@ -110,3 +110,17 @@ async def test_intent_files_reload_when_they_change_on_disk(
         assert any(r.levelno == logging.INFO and "reloaded" in r.getMessage() for r in caplog.records)
     finally:
         await running.stop()
+
+
+def test_the_watcher_sees_exactly_the_files_the_loader_reads(tmp_path: Path) -> None:
+    from bot.catalog_files import catalog_files
+    from bot.channels.telegram.admin import snapshot
+
+    (tmp_path / "a.yaml").write_text("intents: []\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yml").write_text("intents: []\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "c.yaml").write_text("x\n")  # a dot-folder: neither loaded nor watched
+    (tmp_path / "notes.txt").write_text("x\n")
+    assert sorted(snapshot(tmp_path)) == [str(p) for p in catalog_files(tmp_path)]
+    assert [p.name for p in catalog_files(tmp_path)] == ["a.yaml", "b.yml"]

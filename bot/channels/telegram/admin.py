@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot import assembly, stats
+from bot.catalog_files import catalog_files
 from bot.config import Config
 from bot.engine import build
 from bot.htmltext import escape
@@ -109,17 +110,14 @@ class AdminTools:
 
 
 def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
-    """Every intent file under ``directory`` with its modification time and size."""
+    """Every intent file under ``directory`` (as the loader reads them) with its modification time and size."""
     found: dict[str, tuple[int, int]] = {}
-    if not directory.is_dir():
-        return found
-    for path in sorted(directory.rglob("*")):
-        if path.suffix in (".yaml", ".yml") and path.is_file():
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            found[str(path)] = (st.st_mtime_ns, st.st_size)
+    for path in catalog_files(directory):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found[str(path)] = (st.st_mtime_ns, st.st_size)
     return found
 
 
