@@ -49,6 +49,18 @@ async def fake(lenient_fake: FakeTelegram) -> AsyncIterator[FakeTelegram]:
     assert server.rejected == [], f"the fake Bot API rejected requests: {server.rejected}"
 
 
+# A test is slow when it starts the bot against the fake Bot API or in a process: seconds each, where
+# the rest take milliseconds. `pytest -m "not slow"` runs the others, for a quick loop while editing.
+SLOW_FIXTURES = frozenset({"fake", "lenient_fake", "running", "served", "admin_bot", "process_env"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark as slow every test that uses a fixture that starts the fake Bot API or the bot."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """The zero-rejection evidence, in every run's summary."""
     if FAKE_TALLY["requests"]:

@@ -200,6 +200,7 @@ def test_python_m_bot_check_reports_planted_errors_with_file_and_line(tmp_path: 
     assert f"{safety}:7:5: error: missing answer" in out
 
 
+@pytest.mark.slow
 def test_default_catalog_is_checked_quickly_enough_to_list() -> None:
     intents = ROOT / "intents"
     if not intents.is_dir():

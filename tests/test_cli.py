@@ -51,12 +51,14 @@ def test_chat_explain_shows_layer_score_runner_up_and_example(engine: Engine) ->
     assert "2." in text and "via example" in text
 
 
+@pytest.mark.slow
 def test_chat_process_end_to_end() -> None:
     result = run_cli("chat", stdin="hello\n/quit\n")
     assert result.returncode == 0, result.stderr
     assert "Erase chat" in result.stdout
 
 
+@pytest.mark.slow
 def test_classify_prints_one_json_object_per_line() -> None:
     result = run_cli("classify", stdin="how do i report stalking\nhes outside my house rn\ni want to die\n\n")
     assert result.returncode == 0, result.stderr
@@ -78,6 +80,7 @@ def run_bytes(*args: str, stdin: bytes, env: dict[str, str]) -> subprocess.Compl
 LOCALES = [{"PYTHONIOENCODING": "utf-8"}, {"LC_ALL": "C.UTF-8", "PYTHONIOENCODING": ""}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", LOCALES, ids=["strict", "c-utf8"])
 def test_classify_replaces_invalid_utf8_and_keeps_going(env: dict[str, str]) -> None:
     result = run_bytes("classify", stdin=b"how do i report stalking\n\xff\xfe he follows me\ni want to die\n",
@@ -90,6 +93,7 @@ def test_classify_replaces_invalid_utf8_and_keeps_going(env: dict[str, str]) -> 
     assert rows[2]["escalation"] == "crisis"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", LOCALES, ids=["strict", "c-utf8"])
 def test_chat_replaces_invalid_utf8_and_keeps_going(env: dict[str, str]) -> None:
     result = run_bytes("chat", stdin=b"\xff hello\ni want to die\n", env=env)
@@ -139,6 +143,7 @@ def test_eval_rejects_a_malformed_file(tmp_path: Path) -> None:
     assert main(["eval", str(bad)]) == 1
 
 
+@pytest.mark.slow
 def test_check_passes_on_the_default_catalog() -> None:
     result = run_cli("check")
     assert result.returncode == 0, result.stdout + result.stderr

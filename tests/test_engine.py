@@ -178,6 +178,7 @@ def test_did_you_mean_offers_choices_and_none_of_these(catalog: Catalog) -> None
     assert out.replies[-1].buttons[0].data == "i:" + out.choices[0]
 
 
+@pytest.mark.slow
 def test_swap_is_atomic_and_takes_effect(engine: Engine, catalog: Catalog) -> None:
     from dataclasses import replace
 

@@ -234,6 +234,7 @@ def test_emergency_command_with_a_long_text_puts_the_999_answer_first(catalog: C
     assert engine.conversations.danger(3) == "emergency"
 
 
+@pytest.mark.slow
 def test_check_runs_escalation_tests_on_a_catalog_with_no_intents(tmp_path: Path) -> None:
     from bot.check import load_for_serving
 

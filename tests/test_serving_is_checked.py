@@ -20,6 +20,8 @@ from bot.engine import Engine
 from bot.messages import Incoming
 from bot.safety import Detector
 
+pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -187,6 +187,7 @@ def _assert_clean_logs(caplog: pytest.LogCaptureFixture, store: Store) -> None:
         assert secret not in caplog.text
 
 
+@pytest.mark.slow
 async def test_every_method_returns_quickly_without_raising(
     broken: tuple[Store, Config], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,6 +250,7 @@ async def handle(engine: Engine, store: Store, text: str, message_id: int) -> Ou
     return outcome
 
 
+@pytest.mark.slow
 async def test_every_message_still_gets_its_answer(
     broken: tuple[Store, Config], engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -20,6 +20,8 @@ from tests.conftest import INTENTS, REPO
 from tests.fake_telegram import FakeTelegram
 from tests.test_telegram_conversation import EMERGENCY
 
+pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
+
 SECRET = "s3cret_Token-1"
 WORDS = "my neighbour Zyzzyva Quillfeather keeps following me"
 

@@ -232,6 +232,7 @@ def test_everyday_welsh_with_danger_words_does_not_escalate(engine: Engine, text
     assert engine.detector.detect(text) == ()
 
 
+@pytest.mark.slow
 def test_welsh_examples_do_not_change_what_english_fires() -> None:
     # Welsh examples join the speller's vocabulary: misspelt English must still be corrected to English.
     from bot.safety import Detector
