@@ -157,3 +157,7 @@ async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Running]:
         yield served
     finally:
         await served.stop()
+
+
+# Shared fixtures that live in tests/support (imported here, pytest offers them to every test module).
+from tests.support.admin import admin_bot, intents  # noqa: E402, F401

@@ -33,7 +33,7 @@ from bot.channels.telegram.delivery_log import AnsweredLog
 from bot.engine import Engine
 from tests.conftest import INTENTS, Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
-from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected, plain
+from tests.support.chat import EMERGENCY, QUESTION, expected, plain
 
 
 def want_for(running: Running) -> dict[str, list[str]]:

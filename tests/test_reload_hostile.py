@@ -17,9 +17,9 @@ import pytest
 
 from tests.conftest import Running, make_config
 from tests.fake_telegram import FakeTelegram
-from tests.test_telegram_admin import ADMIN, admin_bot, intents  # noqa: F401 (fixtures)
-from tests.test_telegram_conversation import QUESTION, expected, say
-from tests.test_yaml_hostile import billion_laughs
+from tests.support.admin import ADMIN
+from tests.support.chat import QUESTION, expected, say
+from tests.support.hostile import billion_laughs
 
 
 def write_bomb(path: Path) -> str:
@@ -53,8 +53,8 @@ HOSTILE: dict[str, Callable[[Path], str]] = {
 
 @pytest.mark.parametrize("kind", list(HOSTILE))
 async def test_reload_refuses_a_hostile_file_and_keeps_serving(
-    admin_bot: Running,  # noqa: F811
-    intents: Path,  # noqa: F811
+    admin_bot: Running,
+    intents: Path,
     kind: str,
 ) -> None:
     old = admin_bot.engine.catalog
@@ -71,7 +71,7 @@ async def test_reload_refuses_a_hostile_file_and_keeps_serving(
 async def test_the_watcher_refuses_a_hostile_file_and_keeps_serving(
     fake: FakeTelegram,
     tmp_path: Path,
-    intents: Path,  # noqa: F811
+    intents: Path,
     caplog: pytest.LogCaptureFixture,
     kind: str,
 ) -> None:

@@ -21,6 +21,7 @@ from bot.config import HMAC_SECRET_ENV, Config, PrivacyConfig, StorageConfig
 from bot.engine import Engine
 from bot.messages import Incoming, Outcome, Reply
 from bot.store import CALL_SECONDS, Store
+from tests.support.hostile import disk_full
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 CHAT = 31337421  # also the Telegram user id; must never reach the logs
@@ -102,25 +103,6 @@ async def deleted_mid_run(cfg: Config, mp: pytest.MonkeyPatch) -> tuple[Store, C
     store = await Store.open(cfg)
     await store.record(_outcome(), user_key="k", when=NOW)
     shutil.rmtree(cfg.path(cfg.storage.path).parent)
-    return store, lambda: None
-
-
-async def disk_full(cfg: Config, mp: pytest.MonkeyPatch) -> tuple[Store, Callable[[], None]]:
-    store = await Store.open(cfg)
-    db = store._db
-    assert db is not None
-    pages = list(await db.execute_fetchall("PRAGMA page_count"))[0][0]
-    await db.execute(f"PRAGMA max_page_count = {int(pages) + 8}")
-    fillers = {
-        "daily_counts": "INSERT INTO daily_counts (day, kind, name, count) VALUES ('2000-01-01', 'f', ?, 1)",
-        "recent_messages": "INSERT INTO recent_messages (chat_id, message_id, at) VALUES (1, ?, 0)",
-        "daily_active": "INSERT INTO daily_active (day, token) VALUES ('2000-01-01', ?)",
-        "unmatched": "INSERT INTO unmatched (day, text) VALUES ('2000-01-01', ? || '" + "f" * 300 + "')",
-    }
-    for sql in fillers.values():  # every table's pages full, and no free page left
-        with pytest.raises(sqlite3.OperationalError, match="full"):
-            for i in range(100_000):
-                await db.execute(sql, (i,))
     return store, lambda: None
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,29 +14,10 @@ import bot.stats
 from bot.htmltext import to_plain
 from tests.conftest import INTENTS, Running, make_config
 from tests.fake_telegram import FakeTelegram
-from tests.test_telegram_conversation import QUESTION, expected, say
+from tests.support.admin import ADMIN
+from tests.support.chat import QUESTION, expected, say
 
-ADMIN = 4242
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@pytest.fixture
-def intents(tmp_path: Path) -> Path:
-    """A copy of the default intents that a test may edit."""
-    folder = tmp_path / "intents"
-    shutil.copytree(INTENTS, folder)
-    return folder
-
-
-@pytest.fixture
-async def admin_bot(fake: FakeTelegram, tmp_path: Path, intents: Path) -> AsyncIterator[Running]:
-    config = make_config(fake, tmp_path, telegram={"admins": (ADMIN,)}, intents_dir=intents)
-    running = Running(fake, config, open_store=True)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
 
 
 def break_a_file(intents: Path) -> Path:

@@ -7,7 +7,6 @@ fixture fails any test in which the fake Bot API rejected a request).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -16,36 +15,12 @@ from pathlib import Path
 import pytest
 
 from bot.channels.telegram.logs import configure_logging
-from bot.htmltext import split_html, to_plain
+from bot.htmltext import split_html
 from bot.messages import ERASE, NONE_OF_THESE, Incoming
 from bot.model import MatcherSettings
 from tests.conftest import Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
-
-EMERGENCY = "he is outside my house right now"
-QUESTION = "how do I report stalking"
-
-
-def plain(html: str) -> str:
-    return to_plain(html, links=False).strip()
-
-
-def expected(running: Running, text: str | None = None, button: str | None = None) -> list[str]:
-    """What the engine answers, as the plain text Telegram would show for each message."""
-    outcome = running.engine.respond(Incoming(text=text, button=button))
-    return [plain(r.html) for r in outcome.replies]
-
-
-async def say(running: Running, chat: int, text: str | None, count: int | None = None, **kw: object) -> list[str]:
-    """Send a message and wait for the bot's answer; returns the texts of the new messages."""
-    fake = running.fake
-    before = len(fake.texts(chat))
-    want = count if count is not None else len(expected(running, text))
-    fake.message(chat, text, **kw)  # type: ignore[arg-type]
-    # generous: it returns as soon as the answer is in, and a /reload answers after a full check and build
-    await fake.wait_until(lambda: len(fake.texts(chat)) >= before + want, timeout=60)
-    await asyncio.sleep(0.05)  # nothing more should follow
-    return fake.texts(chat)[before:]
+from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say
 
 
 async def test_start_publishes_commands_and_answers_with_html_and_buttons(running: Running) -> None:

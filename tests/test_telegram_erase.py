@@ -19,8 +19,8 @@ from bot.engine import Engine
 from bot.messages import ERASE, Incoming, Outcome
 from tests.conftest import Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
-from tests.test_store_failures import disk_full
-from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected, plain, say
+from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say
+from tests.support.hostile import disk_full
 
 
 async def chat_with(running: Running, chat: int) -> None:

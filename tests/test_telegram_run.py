@@ -18,7 +18,7 @@ from bot.channels.telegram.app import run
 from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
 from tests.conftest import INTENTS, REPO
 from tests.fake_telegram import FakeTelegram
-from tests.test_telegram_conversation import EMERGENCY
+from tests.support.chat import EMERGENCY
 
 pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
 

@@ -23,7 +23,7 @@ from bot.channels.telegram.delivery_log import AnsweredLog
 from bot.channels.telegram.webhook import Receiver, WebhookServer
 from tests.conftest import Running, make_config
 from tests.fake_telegram import FakeTelegram, Fault
-from tests.test_telegram_conversation import EMERGENCY, QUESTION, expected
+from tests.support.chat import EMERGENCY, QUESTION, expected
 
 SECRET = "hook-Secret_1"
 HOOK = {"mode": "webhook", "url": "https://bot.example.org/tg/hook", "secret_token": SECRET, "listen": "127.0.0.1"}

@@ -246,7 +246,7 @@ def test_welsh_examples_do_not_change_what_english_fires() -> None:
 
 
 def test_check_reads_welsh_negative_examples_and_warns_about_one_that_fires(tmp_path: Path) -> None:
-    from tests.test_check import CLEAN, run, write
+    from tests.support.checking import CLEAN, run, write
 
     files = dict(CLEAN)
     files["safety.yaml"] = CLEAN["safety.yaml"].replace("""\

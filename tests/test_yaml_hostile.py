@@ -14,6 +14,7 @@ from bot import catalog as catalog_mod
 from bot import yamlsrc
 from bot.catalog import load_catalog
 from bot.yamlsrc import YMap, YScalar, YSeq, decode, load_file, parse_text
+from tests.support.hostile import billion_laughs
 
 VALID_INTENT = textwrap.dedent("""\
     intents:
@@ -21,13 +22,6 @@ VALID_INTENT = textwrap.dedent("""\
         examples: [hello, hi there, good morning, hey, hiya]
         answer: Hello
 """)
-
-
-def billion_laughs() -> str:
-    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
-        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 10) + "]")
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(params=["libyaml", "pure-python"])
