@@ -88,3 +88,16 @@ def test_function_level_imports_are_seen(tmp_path: Path) -> None:
                  "    from . import text\n")
     known = {"bot.store", "bot.stats", "bot.text", "bot.x"}
     assert imports(f, "bot.x", known) == {"bot.store", "bot.stats", "bot.text"}
+
+
+def test_no_test_module_imports_another() -> None:
+    # shared helpers live in tests/support, so a test module can be moved or deleted on its own
+    tests = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("tests.test_")]
+    assert not offenders, offenders
