@@ -25,6 +25,8 @@ EMERGENCY = [
     "we can hear gunshots on our street",
     # danger typed straight after a marker's words: the marker must not swallow it
     "its an emergency contact the police",
+    "hes in my garden in case you need to know",  # "in case" frames only what might happen
+    "he is choking me during an argument",  # "during" frames only a past relationship
     "i need the emergency number hes breaking in",
     "hes outside my house is this stalking",
     "he is outside my house if he sees me he will kill me",
@@ -45,6 +47,8 @@ CRISIS = [
 ]
 
 NOT_ESCALATION = [
+    "what do i do in case he turns up at my work",
+    "during our relationship he hit me a lot",
     "how do i save up an emergency fund without him seeing",
     "where can i find an emergency dentist on a bank holiday",
     "is there an emergency plumber near me",
