@@ -149,6 +149,23 @@ EMERGENCY = [
     "im locked in my room and hes trying to get in",
     "he keeps ringing the doorbell right now and wont go",
     "im scared hes going to break in tonight, hes outside",
+    # Situations issue 11 found thin, and danger typed straight after a not-now marker's words
+    # (people in danger rarely punctuate, and a marker sets aside every hit in its clause).
+    # someone else hurt or in danger now
+    "my neighbour is being beaten up on the landing",
+    "my sister's baby has stopped breathing",
+    "my mate has collapsed and hes not breathing",
+    "there is a shooting outside the shops",
+    "we can hear gunshots on our street",
+    # danger typed straight after a marker's words: the marker must not swallow it
+    "its an emergency contact the police",
+    "hes in my garden in case you need to know",  # "in case" frames only what might happen
+    "he is choking me during an argument",  # "during" frames only a past relationship
+    "i need the emergency number hes breaking in",
+    "hes outside my house is this stalking",
+    "he is outside my house if he sees me he will kill me",
+    "he would kill me hes outside with a knife",
+    "i need an emergency locksmith he is trying to get in",
 ]
 
 CRISIS = [
@@ -196,6 +213,17 @@ CRISIS = [
     "i wrote a goodbye note",
     "i want it all to be over",
     "i cant cope anymore i want to die",
+    # Situations issue 11 found thin, and danger typed straight after a not-now marker's words
+    # (people in danger rarely punctuate, and a marker sets aside every hit in its clause).
+    "is it painful to die by drowning",
+    "how long does it take to die from paracetamol",
+    "i want a painless way to die",
+    "this is goodbye, i love you all",
+    "please talk me out of it",
+    # crisis said straight after a marker's words
+    "my brother died by suicide i want to join him",
+    "im not suicidal i just want it all to end",
+    "he threatened to find me so i am going to end it tonight",
 ]
 
 NOT_ESCALATION = [
@@ -316,6 +344,15 @@ NOT_ESCALATION = [
     "he stood outside my work every day last week",
     "the police said to call 999 if hes outside again",
     "someone keeps leaving notes on my car",
+    # The harmless sentences each not-now marker is for (issue 11).
+    "what do i do in case he turns up at my work",
+    "during our relationship he hit me a lot",
+    "how do i save up an emergency fund without him seeing",
+    "where can i find an emergency dentist on a bank holiday",
+    "is there an emergency plumber near me",
+    "if he finds out where i live he will kill me",
+    "my dad would kill me if he saw my phone bill",
+    "i'm doing a sponsored walk for suicide prevention",
 ]
 
 
