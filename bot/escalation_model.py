@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -63,35 +63,60 @@ class _Rows:
 
 
 class EscalationModel:
-    """A binary scorer trained at load on one escalation's examples and negatives."""
+    """A binary scorer trained on one escalation's examples and negatives (or restored from its arrays)."""
 
-    def __init__(self, examples: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]],
-                 example_text: Sequence[str], background: Sequence[Sequence[str]] = ()) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        """A trained model from the arrays ``train`` made (or ``arrays`` gives back): see ``model_cache``."""
+        self.example_text = _unpack(arrays, "example_text")
+        self.n_examples = len(self.example_text)
+        self.features = Features.named(_unpack(arrays, "feature_names"), arrays["is_word"].tolist())
+        self.is_word = arrays["is_word"].astype(bool)
+        self.idf = arrays["idf"]
+        self.weights = arrays["weights"]
+        self.bias = float(arrays["bias"])
+        self.threshold = float(arrays["threshold"])
+        rows, cols, vals = arrays["index_rows"], arrays["index_cols"], arrays["index_vals"]
+        self.index = Index(rows, cols, vals, int(arrays["n_texts"]), len(self.is_word))
+        self._arrays = dict(arrays)
+
+    @classmethod
+    def train(cls, examples: Sequence[Sequence[str]], negatives: Sequence[Sequence[str]],
+              example_text: Sequence[str], background: Sequence[Sequence[str]] = ()) -> EscalationModel:
         """Normalised word lists: ``examples`` must fire; ``negatives`` (the escalation's own) and
         ``background`` (the catalog's questions, everyday messages) must not. ``example_text`` names
         each example for --explain."""
         texts = [*examples, *negatives, *background]
-        self.example_text = list(example_text)
-        self.n_examples = len(examples)
-        self.features = Features()
-        ids = [self.features.of(words, grow=True) for words in texts]
-        self.is_word = np.array(self.features.kinds, dtype=bool)
-        n_feats = len(self.is_word)
+        n_examples = len(examples)
+        features = Features()
+        ids = [features.of(words, grow=True) for words in texts]
+        is_word = np.array(features.kinds, dtype=bool)
+        n_feats = len(is_word)
         owner, feats = _flatten(ids)
         keys, tf = np.unique(owner * n_feats + feats, return_counts=True)
         rows, cols = keys // n_feats, keys % n_feats
         df = np.bincount(cols, minlength=n_feats)
-        self.idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
-        vals = scale_rows(rows, cols, (1.0 + np.log(tf)) * self.idf[cols], len(texts), self.is_word, WORD_WEIGHT)
+        idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
+        vals = scale_rows(rows, cols, (1.0 + np.log(tf)) * idf[cols], len(texts), is_word, WORD_WEIGHT)
         data = _Rows(rows, cols, vals, len(texts))
         y = np.zeros(len(texts))
-        y[: self.n_examples] = 1.0
+        y[:n_examples] = 1.0
         sample = _sample_weights(len(examples), len(negatives), len(background))
-        self.weights, self.bias = _fit(data, y, sample, n_feats, STEPS)
-        word = self.is_word[cols]
-        self.index = Index(rows[word], cols[word], vals[word] / math.sqrt(WORD_WEIGHT), len(texts), n_feats)
-        ranked = np.sort(_out_of_fold(data, y, sample, n_feats)[: self.n_examples])
-        self.threshold = float(ranked[int(math.floor((1.0 - RECALL) * len(ranked)))]) if len(ranked) else math.inf
+        weights, bias = _fit(data, y, sample, n_feats, STEPS)
+        word = is_word[cols]
+        ranked = np.sort(_out_of_fold(data, y, sample, n_feats)[:n_examples])
+        threshold = float(ranked[int(math.floor((1.0 - RECALL) * len(ranked)))]) if len(ranked) else math.inf
+        return cls({
+            **_pack("example_text", example_text),
+            **_pack("feature_names", list(features.ids)),
+            "is_word": is_word, "idf": idf, "weights": weights,
+            "bias": np.array(bias), "threshold": np.array(threshold),
+            "index_rows": rows[word], "index_cols": cols[word], "index_vals": vals[word] / math.sqrt(WORD_WEIGHT),
+            "n_texts": np.array(len(texts)),
+        })
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the model is, as plain arrays: what ``model_cache`` keeps on disk."""
+        return dict(self._arrays)
 
     def score(self, sentences: Sequence[Sequence[str]]) -> list[Evidence]:
         """Evidence for each sentence (normalised word lists); one with no known feature scores -inf."""
@@ -146,6 +171,20 @@ class EscalationModel:
         word = self.is_word[feats]
         sims = self.index.dot(Batch(len(sentences), owner[word], feats[word], vals[word] / math.sqrt(WORD_WEIGHT)))
         return [self.example_text[int(i)] for i in sims[:, : self.n_examples].argmax(axis=1)]
+
+
+def _pack(name: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """Texts as one UTF-8 byte array and their lengths (a string array takes 4 bytes a letter times the longest)."""
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    return {name: np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            f"{name}_lengths": np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))}
+
+
+def _unpack(arrays: Mapping[str, np.ndarray], name: str) -> list[str]:
+    """The texts ``_pack`` kept under ``name``."""
+    data = arrays[name].tobytes()
+    ends = np.cumsum(arrays[f"{name}_lengths"]).tolist()
+    return [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends], ends, strict=False)]
 
 
 def _flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

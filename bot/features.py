@@ -28,6 +28,14 @@ class Features:
         self.kinds: list[bool] = []  # True for word-level features
         self._word_cache: dict[str, tuple[int, ...]] = {}
 
+    @classmethod
+    def named(cls, names: Sequence[str], word_level: Sequence[bool]) -> Features:
+        """The features a trained model was built with, feature ``i`` being ``names[i]``."""
+        out = cls()
+        out.ids = {name: i for i, name in enumerate(names)}
+        out.kinds = list(word_level)
+        return out
+
     def _id(self, feature: str, word_level: bool, grow: bool) -> int:
         fid = self.ids.get(feature)
         if fid is None and grow:

@@ -12,15 +12,18 @@ threats) as something reported, with nothing in that sentence saying it is happe
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
+from bot import model_cache
 from bot.escalation_model import EscalationModel, Evidence
 from bot.language import WELSH, may_be_welsh, translated_words
 from bot.language import detect as detect_language
@@ -181,11 +184,51 @@ def even_sample(items: Sequence[str], cap: int) -> Sequence[str]:
     return items if n <= cap else [items[i * n // cap] for i in range(cap)]
 
 
-@lru_cache(maxsize=8)  # two escalations in two languages, old and new catalog during a reload
-def _train(examples: tuple[str, ...], negatives: tuple[str, ...], background: tuple[str, ...]) -> EscalationModel:
-    """The learned part for these texts; a reload that leaves them unchanged reuses the trained model."""
-    return EscalationModel([normalise(t).split() for t in examples], [normalise(t).split() for t in negatives],
-                           examples, [normalise(t).split() for t in background])
+def _detection_inputs(escalations: Sequence[Escalation], translated: Sequence[tuple[str, Escalation]],
+                      known: Iterable[str], background: Sequence[str],
+                      backgrounds: Mapping[str, Sequence[str]]) -> Iterator[str]:
+    """Every input that shapes a detector's learned parts, as text (its answers and tests do not)."""
+    def fields(esc: Escalation) -> Iterator[str]:
+        for name in ("id", "phrases", "patterns", "threats", "past_markers", "reported_markers",
+                     "present_markers", "examples", "negative_examples", "silent_phrases"):
+            value = getattr(esc, name)
+            values = (value,) if isinstance(value, str) else value
+            yield f"{name}:{len(values)}"
+            yield from values
+
+    for code, esc in (*((None, e) for e in escalations), *translated):
+        yield f"escalation:{code}"
+        yield from fields(esc)
+    for name, lines in (("known", sorted(known)), ("background", background),
+                        *((f"background:{code}", lines) for code, lines in sorted(backgrounds.items()))):
+        yield f"{name}:{len(lines)}"
+        yield from lines
+
+
+def _train(examples: Sequence[str], negatives: Sequence[str], background: Sequence[str]) -> EscalationModel:
+    """The learned part for these texts."""
+    return EscalationModel.train([normalise(t).split() for t in examples], [normalise(t).split() for t in negatives],
+                                 examples, [normalise(t).split() for t in background])
+
+
+def _pack_hits(hits: Iterable[tuple[Hit, ...]]) -> np.ndarray:
+    """Each text's hits as JSON bytes (floats round-trip exactly)."""
+    rows = [[[h.escalation, h.rule, None if h.evidence is None else
+              [h.evidence.score, h.evidence.threshold, h.evidence.nearest]] for h in text_hits] for text_hits in hits]
+    return np.frombuffer(json.dumps(rows).encode(), dtype=np.uint8)
+
+
+def _unpack_hits(packed: np.ndarray) -> list[tuple[Hit, ...]]:
+    """The hits ``_pack_hits`` kept."""
+    return [tuple(Hit(esc, rule, None if ev is None else Evidence(*ev)) for esc, rule, ev in text_hits)
+            for text_hits in json.loads(packed.tobytes())]
+
+
+def _part(models: Mapping[str, np.ndarray], k: int) -> EscalationModel | None:
+    """Rule set ``k``'s learned part from the arrays ``Detector._learn_all`` made, or None if it has none."""
+    prefix = f"{k}/"
+    arrays = {name[len(prefix):]: value for name, value in models.items() if name.startswith(prefix)}
+    return EscalationModel(arrays) if arrays else None
 
 
 class Detector:
@@ -230,8 +273,12 @@ class Detector:
         # corrected, so "sitting" never becomes "hitting" but "outsdie" becomes "outside".
         self._known = frozenset(known_words)
         self.speller = Speller(vocabulary, min_length=4)
-        self.rules = tuple(self._learn(r, background if code is None else backgrounds.get(code) or background)
-                           for r, code in zip(rules, self._languages, strict=True))
+        # Training takes seconds: unchanged inputs read the models back instead (bot/model_cache.py).
+        entry = "detector-" + model_cache.key(_detection_inputs(escalations, translated, self._known,
+                                                                 background, backgrounds))
+        models = model_cache.cached(entry, lambda: self._learn_all(rules, background, backgrounds))
+        self._entry = entry
+        self.rules = tuple(replace(r, model=_part(models, k)) for k, r in enumerate(rules))
         self._foreign = frozenset(code for code, _ in translated)
         self._ids = tuple(dict.fromkeys(r.escalation.id for r in self.rules))  # a language's rules share the id
 
@@ -250,19 +297,28 @@ class Detector:
         known = frozenset(known_words) | translated_words(catalog)
         return cls(catalog.escalations, known, background, translated, backgrounds)
 
-    def _learn(self, r: _Rules, background: Sequence[str]) -> _Rules:
-        """The rules with their learned part, when the escalation has examples and negatives."""
+    def _learn_all(self, rules: Sequence[_Rules], background: Sequence[str],
+                   backgrounds: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+        """Each rule set's trained learned part as arrays, under ``<rule index>/``: see ``_part``."""
+        out: dict[str, np.ndarray] = {}
+        for k, (r, code) in enumerate(zip(rules, self._languages, strict=True)):
+            model = self._learn(r, background if code is None else backgrounds.get(code) or background)
+            if model is not None:
+                out.update((f"{k}/{name}", value) for name, value in model.arrays().items())
+        return out
+
+    def _learn(self, r: _Rules, background: Sequence[str]) -> EscalationModel | None:
+        """The rules' learned part, when the escalation has examples and negatives."""
         esc = r.escalation
         if not esc.examples or not esc.negative_examples:
-            return r
+            return None
         # A question the rules already answer as danger ("he is outside, what do i do") is no
         # negative: the learned part must not be taught that it is safe.
         # A big catalog's questions are sampled evenly: the model needs their shape, not every one, and
         # training time must not grow with the catalog. Evenly down to the cap, never every other line
         # (one example past the cap used to halve the background and move the threshold).
         quiet = tuple(t for t in even_sample(background, MAX_BACKGROUND) if self._rule_fires(r, t) is None)
-        model = _train(esc.examples, esc.negative_examples, quiet)
-        return replace(r, model=model)
+        return _train(esc.examples, esc.negative_examples, quiet)
 
     def _correct(self, word: str) -> str:
         return word if word in self._known else self.speller.correct(word)
@@ -318,6 +374,14 @@ class Detector:
             if best is not None:
                 found[r.escalation.id] = Hit(r.escalation.id, "learned", best)
         return tuple(found[i] for i in self._ids if i in found)
+
+    def detect_known(self, texts: Sequence[str]) -> list[tuple[Hit, ...]]:
+        """``detect`` of each text, for texts this detector was built from (its examples, negatives,
+        everyday lines): their hits depend on nothing else, so `check` reads them back while the
+        detector's inputs are unchanged (bot/model_cache.py)."""
+        entry = "hits-" + model_cache.key([self._entry, *texts])
+        packed = model_cache.cached(entry, lambda: {"hits": _pack_hits(self.detect(t) for t in texts)})
+        return _unpack_hits(packed["hits"])
 
     def silent(self, escalation_id: str, text: str) -> bool:
         """Whether the message says the person cannot talk or call (the escalation's silent_phrases)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,8 +17,13 @@ from bot.channels.telegram.app import build_application, make_poller, start, sto
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.send import SendPolicy
 from bot.config import Config, PrivacyConfig, StorageConfig, TelegramConfig
+from bot.model_cache import ENV
 from tests.fake_telegram import FakeTelegram
 
+# Trained models are kept for this session only (bot/model_cache.py): a run never writes to the user's
+# cache or reads a model another checkout trained, and it starts cold, as CI does.
+_MODEL_CACHE = tempfile.TemporaryDirectory(prefix="bot-model-cache-")
+os.environ[ENV] = _MODEL_CACHE.name
 # Opt in to PTB 22's timedelta durations, as run() does, so RetryAfter carries no deprecation warning.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 REPO = Path(__file__).resolve().parent.parent
