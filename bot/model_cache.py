@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -37,6 +38,7 @@ _LIBRARIES = ("numpy", "rapidfuzz", "symspellpy", "lingua-language-detector", "g
 
 log = logging.getLogger(__name__)
 _memory: OrderedDict[str, dict[str, np.ndarray]] = OrderedDict()
+_lock = threading.Lock()
 
 
 def folder() -> Path | None:
@@ -78,18 +80,20 @@ def key(parts: Iterable[str]) -> str:
 
 def cached(entry: str, build: Callable[[], Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """The arrays kept under ``entry``, or ``build()``'s, kept for next time."""
-    if entry in _memory:
-        _memory.move_to_end(entry)
-        return _memory[entry]
+    with _lock:  # a reload builds in a worker thread while the old catalog serves
+        if entry in _memory:
+            _memory.move_to_end(entry)
+            return _memory[entry]
     where = folder()
     arrays = _read(where / f"{entry}.npz") if where is not None else None
     if arrays is None:
         arrays = dict(build())
         if where is not None:
             _write(where, entry, arrays)
-    _memory[entry] = arrays
-    while len(_memory) > _IN_MEMORY:
-        _memory.popitem(last=False)
+    with _lock:
+        _memory[entry] = arrays
+        while len(_memory) > _IN_MEMORY:
+            _memory.popitem(last=False)
     return arrays
 
 
