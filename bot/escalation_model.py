@@ -26,6 +26,7 @@ from itertools import chain
 import numpy as np
 
 from bot.features import Batch, Features, Index, scale_rows
+from bot.model_cache import pack_texts, unpack_texts
 
 WORD_WEIGHT = 0.55  # share of a sentence's vector from words and word pairs, as in the matcher
 RECALL = 0.80  # the share of examples, scored out of fold, that must reach the threshold
@@ -67,10 +68,10 @@ class EscalationModel:
 
     def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
         """A trained model from the arrays ``train`` made (or ``arrays`` gives back): see ``model_cache``."""
-        self.example_text = _unpack(arrays, "example_text")
+        self.example_text = unpack_texts(arrays, "example_text")
         self.n_examples = len(self.example_text)
-        self.features = Features.named(_unpack(arrays, "feature_names"), arrays["is_word"].tolist())
-        self.is_word = arrays["is_word"].astype(bool)
+        self.features = Features.from_arrays(arrays)
+        self.is_word = np.array(self.features.kinds, dtype=bool)
         self.idf = arrays["idf"]
         self.weights = arrays["weights"]
         self.bias = float(arrays["bias"])
@@ -106,9 +107,8 @@ class EscalationModel:
         ranked = np.sort(_out_of_fold(data, y, sample, n_feats)[:n_examples])
         threshold = float(ranked[int(math.floor((1.0 - RECALL) * len(ranked)))]) if len(ranked) else math.inf
         return cls({
-            **_pack("example_text", example_text),
-            **_pack("feature_names", list(features.ids)),
-            "is_word": is_word, "idf": idf, "weights": weights,
+            **pack_texts("example_text", example_text), **features.arrays(),
+            "idf": idf, "weights": weights,
             "bias": np.array(bias), "threshold": np.array(threshold),
             "index_rows": rows[word], "index_cols": cols[word], "index_vals": vals[word] / math.sqrt(WORD_WEIGHT),
             "n_texts": np.array(len(texts)),
@@ -171,20 +171,6 @@ class EscalationModel:
         word = self.is_word[feats]
         sims = self.index.dot(Batch(len(sentences), owner[word], feats[word], vals[word] / math.sqrt(WORD_WEIGHT)))
         return [self.example_text[int(i)] for i in sims[:, : self.n_examples].argmax(axis=1)]
-
-
-def _pack(name: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
-    """Texts as one UTF-8 byte array and their lengths (a string array takes 4 bytes a letter times the longest)."""
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    return {name: np.frombuffer(b"".join(encoded), dtype=np.uint8),
-            f"{name}_lengths": np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))}
-
-
-def _unpack(arrays: Mapping[str, np.ndarray], name: str) -> list[str]:
-    """The texts ``_pack`` kept under ``name``."""
-    data = arrays[name].tobytes()
-    ends = np.cumsum(arrays[f"{name}_lengths"]).tolist()
-    return [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends], ends, strict=False)]
 
 
 def _flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -7,11 +7,12 @@ word order counts as the same evidence in both.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from bot.model_cache import pack_texts, unpack_texts
 from bot.text import stem
 
 CHAR_NGRAMS = (3, 4, 5)
@@ -29,12 +30,16 @@ class Features:
         self._word_cache: dict[str, tuple[int, ...]] = {}
 
     @classmethod
-    def named(cls, names: Sequence[str], word_level: Sequence[bool]) -> Features:
-        """The features a trained model was built with, feature ``i`` being ``names[i]``."""
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Features:
+        """The features ``arrays`` kept, each with the id it had."""
         out = cls()
-        out.ids = {name: i for i, name in enumerate(names)}
-        out.kinds = list(word_level)
+        out.ids = {name: i for i, name in enumerate(unpack_texts(arrays, "feature_names"))}
+        out.kinds = arrays["feature_is_word"].astype(bool).tolist()
         return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The feature names and kinds as plain arrays, for ``bot/model_cache.py``."""
+        return {**pack_texts("feature_names", list(self.ids)), "feature_is_word": np.array(self.kinds, dtype=bool)}
 
     def _id(self, feature: str, word_level: bool, grow: bool) -> int:
         fid = self.ids.get(feature)

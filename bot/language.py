@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bot import model_cache
 
 if TYPE_CHECKING:
     from bot.model import Catalog
@@ -104,6 +108,16 @@ def detect(text: str) -> str | None:
     if (markers and confidence >= LEANING) or confidence >= CONFIDENT:
         return WELSH
     return ENGLISH if confidence <= 1 - CONFIDENT and not markers else None
+
+
+def in_language(lines: Sequence[str], code: str) -> tuple[str, ...]:
+    """The lines detected as ``code`` (a catalog's everyday lines): read back while they are unchanged,
+    since the detector's models take a quarter of a second to load (bot/model_cache.py)."""
+    def found() -> dict[str, np.ndarray]:
+        return {"found": np.array([may_be_welsh(line) and detect(line) == code for line in lines], dtype=bool)}
+
+    flags = model_cache.cached("language-" + model_cache.key([code, *lines]), found)["found"]
+    return tuple(line for line, flag in zip(lines, flags.tolist(), strict=True) if flag)
 
 
 def warm() -> None:

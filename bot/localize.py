@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
-from bot.language import detect, may_be_welsh
+from bot.language import in_language
 from bot.model import Button, Catalog, Escalation, Intent, Response
 
 NOTICE = "in_english"  # the response whose translation says an answer is in English
@@ -39,7 +39,7 @@ def examples_in(catalog: Catalog, language: str) -> Catalog | None:
                     for i in catalog.intents if (t := i.translations.get(language)) is not None and t.examples)
     if not intents:
         return None
-    none = tuple(line for line in catalog.everyday if may_be_welsh(line) and detect(line) == language)
+    none = in_language(catalog.everyday, language)
     return replace(catalog, intents=intents, escalations=(), out_of_scope=none, everyday=())
 
 

@@ -17,15 +17,17 @@ The decision (`decide`) takes a threshold and a margin to the runner-up; too clo
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from itertools import chain
 
 import numpy as np
 
+from bot import model_cache
 from bot.calibration import Calibration, HeldOut, calibrate
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
@@ -94,6 +96,42 @@ def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[
         if c.intent is not None and c.score >= settings.suggest and top.score - c.score <= window + LEAD_TOLERANCE
     )[: settings.max_suggestions]
     return None, offered
+
+
+def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
+    """Everything a matcher is trained from, as text: settings, intents' examples, out of scope, translations."""
+    settings = catalog.settings
+    yield repr(replace(settings, auto=frozenset())) + repr(sorted(settings.auto))  # a set's order varies by run
+    for intent in catalog.intents:
+        yield f"intent:{intent.id}:{len(intent.examples)}:{len(intent.negative_examples)}"
+        yield from intent.examples
+        yield from intent.negative_examples
+    yield f"out_of_scope:{len(catalog.out_of_scope)}"
+    yield from catalog.out_of_scope
+    yield from sorted(translated_words(catalog))
+
+
+def _example_features(normalised: Sequence[str]) -> dict[str, np.ndarray]:
+    """The features of every example: their names and kinds, each example's ids in order, and how many."""
+    features = Features()
+    per_example = [features.of(norm.split(), grow=True) for norm in normalised]
+    lengths = np.fromiter((len(f) for f in per_example), dtype=np.int64, count=len(per_example))
+    ids = np.fromiter(chain.from_iterable(per_example), dtype=np.int32, count=int(lengths.sum()))  # half the disk
+    return {**features.arrays(), "lengths": lengths, "ids": ids}
+
+
+def _pack_calibration(calibration: Calibration) -> np.ndarray:
+    """The calibration as JSON bytes: the values it chose and the figures that chose them."""
+    settings = calibration.settings  # every key now given: calibrate leaves nothing automatic
+    chosen = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "auto"}
+    figures = {f.name: getattr(calibration, f.name) for f in fields(calibration) if f.name != "settings"}
+    return np.frombuffer(json.dumps({"settings": chosen, **figures}).encode(), dtype=np.uint8)
+
+
+def _unpack_calibration(packed: np.ndarray, base: MatcherSettings) -> Calibration:
+    """The calibration ``_pack_calibration`` kept, for a catalog whose own settings are ``base``."""
+    data = json.loads(packed.tobytes())
+    return Calibration(settings=replace(base, auto=frozenset(), **data.pop("settings")), **data)
 
 
 class _Dense:
@@ -177,13 +215,16 @@ class Matcher:
         once = sum(1 for w, n in frequencies.items() if n == 1 and w.isalpha() and len(w) >= self.speller.min_length)
         self.expected_unknown = once / max(alpha, 1)
 
-        self.features = Features()
-        per_example = [self.features.of(norm.split(), grow=True) for norm in normalised]
+        # What is trained or counted at load (the features, the naive Bayes correction, the calibration)
+        # is read back while these inputs are unchanged: seconds on a big catalog (bot/model_cache.py).
+        key = model_cache.key(_matcher_inputs(catalog))
+        counted = model_cache.cached(f"matcher-features-{key}", lambda: _example_features(normalised))
+        self.features = Features.from_arrays(counted)
         n_feats = len(self.features.kinds)
         self.is_word = np.array(self.features.kinds, dtype=bool)
-        lengths = np.fromiter((len(f) for f in per_example), dtype=np.int64, count=len(per_example))
-        ex_rows = np.repeat(np.arange(len(per_example)), lengths)
-        ex_cols = np.fromiter(chain.from_iterable(per_example), dtype=np.int64, count=int(lengths.sum()))
+        lengths = counted["lengths"]
+        ex_rows = np.repeat(np.arange(len(lengths)), lengths)
+        ex_cols = counted["ids"].astype(np.int64)
         # term frequency per (example, feature)
         keys, tf = np.unique(ex_rows * n_feats + ex_cols, return_counts=True)
         rows, cols = keys // n_feats, keys % n_feats
@@ -213,11 +254,18 @@ class Matcher:
         self.labels_index = _Dense(crow, ccol, np.stack([centroid, np.log1p(csum / NB_ALPHA)], axis=1),
                                    n_labels, n_feats)
         self.bayes_base = math.log(NB_ALPHA) - np.log(mass + NB_ALPHA * n_feats)
-        self._correct_bayes(rows, cols, vals, ckeys, csum, mass)
+        fix = model_cache.cached(f"matcher-correction-{key}", lambda: self._correct_bayes(rows, cols, vals, ckeys,
+                                                                                          csum, mass))
+        if len(fix):
+            self.labels_index.column(1)[fix["features"], fix["labels"]] += fix["correction"]
         self.calibration: Calibration | None = None
         if self.settings.auto:
-            held = self._held_out(rows, cols, vals, (ckeys, csum, mass, cnorm), normalised, frequencies)
-            self.calibration = calibrate(held, self.settings)
+            def chosen() -> dict[str, np.ndarray]:
+                held = self._held_out(rows, cols, vals, (ckeys, csum, mass, cnorm), normalised, frequencies)
+                return {"calibration": _pack_calibration(calibrate(held, self.settings))}
+
+            self.calibration = _unpack_calibration(
+                model_cache.cached(f"matcher-calibration-{key}", chosen)["calibration"], self.settings)
             self.settings = self.calibration.settings
 
     def _held_out(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
@@ -288,8 +336,8 @@ class Matcher:
         return self._familiarity(words, unknown)
 
     def _correct_bayes(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, ckeys: np.ndarray,
-                       csum: np.ndarray, mass: np.ndarray) -> None:
-        """Train corrections to the naive Bayes weights of word features, and add them to the index.
+                       csum: np.ndarray, mass: np.ndarray) -> dict[str, np.ndarray]:
+        """Train corrections to the naive Bayes weights of word features: (feature, label, correction) arrays.
 
         Naive Bayes counts words per intent, blind to which words tell two similar intents apart;
         this is what ranks it below a discriminative model. Here, multinomial logistic regression
@@ -308,7 +356,7 @@ class Matcher:
         usable = self.bounds[1:] > self.bounds[:-1]
         k = min(CORRECTION_RIVALS, int(usable.sum()))
         if k < 2:
-            return
+            return {}
         # every step-th example: examples are grouped by label, so each label keeps its share
         step = -(-len(self.example_label) // CORRECTION_MAX_EXAMPLES)
         if step > 1:
@@ -364,7 +412,8 @@ class Matcher:
             theta -= (grad + CORRECTION_PRIOR * theta) / (curvature + CORRECTION_PRIOR)
         trained = np.flatnonzero(seen)
         # the logits were divided by the temperature, so the weights take the correction times it
-        bayes[word_feats[trained // n_labels], trained % n_labels] += (NB_TEMPERATURE * theta).astype(np.float32)
+        return {"features": word_feats[trained // n_labels], "labels": trained % n_labels,
+                "correction": (NB_TEMPERATURE * theta).astype(np.float32)}
 
     def _normalise_rows(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int) -> np.ndarray:
         """Scale each row's word and character groups to unit length times their share of the score."""

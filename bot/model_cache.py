@@ -21,7 +21,7 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -32,7 +32,7 @@ import numpy as np
 ENV = "STALKING_BOT_CACHE"
 KEEP = 16  # entries on disk: a few catalogs' worth, old and new during edits
 FORMAT = "1"  # bumped when what an entry holds changes shape
-_IN_MEMORY = 4  # entries kept in this process too: a reload of unchanged files reads nothing
+_IN_MEMORY = 12  # entries kept in this process too: a reload of unchanged files reads nothing
 # Libraries whose output shapes a trained model (word list, language detector, patterns, look-alikes).
 _LIBRARIES = ("numpy", "rapidfuzz", "symspellpy", "lingua-language-detector", "google-re2", "confusable-homoglyphs")
 
@@ -95,6 +95,20 @@ def cached(entry: str, build: Callable[[], Mapping[str, np.ndarray]]) -> dict[st
         while len(_memory) > _IN_MEMORY:
             _memory.popitem(last=False)
     return arrays
+
+
+def pack_texts(name: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    """Texts as one UTF-8 byte array and their lengths (a string array takes 4 bytes a letter times the longest)."""
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    return {name: np.frombuffer(b"".join(encoded), dtype=np.uint8),
+            f"{name}_lengths": np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))}
+
+
+def unpack_texts(arrays: Mapping[str, np.ndarray], name: str) -> list[str]:
+    """The texts ``pack_texts`` kept under ``name``."""
+    data = arrays[name].tobytes()
+    ends = np.cumsum(arrays[f"{name}_lengths"]).tolist()
+    return [data[a:b].decode("utf-8", "surrogatepass") for a, b in zip([0, *ends], ends, strict=False)]
 
 
 def _read(path: Path) -> dict[str, np.ndarray] | None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import model_cache
 from bot.escalation_model import EscalationModel, Evidence
-from bot.language import WELSH, may_be_welsh, translated_words
+from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
 from bot.model import Catalog, Escalation
 from bot.patterns import PatternError, compile_pattern
@@ -288,7 +288,7 @@ class Detector:
         # Each language's danger words fire the same escalation: one check, whatever the chat's language.
         # English everyday lines teach the English learned part; the other languages' lines (told apart
         # by the language detector) and questions teach theirs, so English scores stay as they were.
-        welsh = tuple(line for line in catalog.everyday if may_be_welsh(line) and detect_language(line) == WELSH)
+        welsh = in_language(catalog.everyday, WELSH)
         background = (*(e for i in catalog.intents for e in i.examples), *catalog.out_of_scope,
                       *(line for line in catalog.everyday if line not in welsh))
         backgrounds = {WELSH: (*welsh, *(e for i in catalog.intents if WELSH in i.translations

@@ -9,10 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import model_cache
+from bot import language, model_cache
+from bot import matcher as matcher_module
+from bot.catalog import load_catalog
 from bot.check import run_check
 from bot.escalation_model import EscalationModel
-from bot.model import Escalation
+from bot.matcher import Matcher
+from bot.model import Catalog, Escalation
 from bot.safety import Detector
 from tests.support.planted import GOOD, write
 
@@ -148,3 +151,57 @@ def test_check_prints_the_same_problems_from_the_cache(cache: Path, tmp_path: Pa
         _no_training(monkeypatch)
     assert runs[0] == runs[1]
     assert list(cache.glob("hits-*.npz")), "check should keep the hits of the lines the detector was built from"
+
+
+def _planted_catalog(folder: Path, extra_example: str = "") -> Catalog:
+    files = dict(GOOD)
+    # no settings: the matcher calibrates itself, which is trained too
+    files["main.yaml"] = files["main.yaml"].replace(
+        "        settings: {threshold: 60, margin: 5, suggest: 40, max_suggestions: 2, unknown_words: 1.5}\n", "")
+    if extra_example:
+        line = "              - reporting stalking\n"
+        files["main.yaml"] = files["main.yaml"].replace(line, f"{line}              - {extra_example}\n")
+    write(folder, files)
+    catalog, problems = load_catalog(folder)
+    assert catalog is not None, problems
+    return catalog
+
+
+MATCH_PROBES = ["how can i report him to the police", "hiya", "i need to keep evidence", "what about my dog"]
+
+
+def _matches(matcher: Matcher) -> list[tuple[str | None, float]]:
+    return [(m.intent, m.score) for m in map(matcher.match, MATCH_PROBES)]
+
+
+def test_a_second_matcher_reads_back_its_features_correction_and_calibration(
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = _planted_catalog(tmp_path / "intents")
+    first = Matcher(catalog)
+    assert first.calibration is not None and first.calibration.chosen
+    model_cache._memory.clear()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("trained again although nothing changed")
+
+    for name in ("_correct_bayes", "_held_out"):
+        monkeypatch.setattr(Matcher, name, refuse)
+    monkeypatch.setattr(matcher_module, "_example_features", refuse)
+    again = Matcher(catalog)
+    assert _matches(again) == _matches(first)
+    assert again.calibration == first.calibration and again.settings == first.settings
+
+
+def test_a_matcher_with_a_new_example_is_trained_again(cache: Path, tmp_path: Path) -> None:
+    Matcher(_planted_catalog(tmp_path / "a"))
+    Matcher(_planted_catalog(tmp_path / "b", extra_example="can i report him online"))
+    assert len(list(cache.glob("matcher-correction-*.npz"))) == 2
+
+
+def test_everyday_languages_are_read_back(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ["diolch yn fawr iawn am eich help heddiw", "thanks for your help today", "bore da, sut wyt ti heddiw"]
+    first = language.in_language(lines, language.WELSH)
+    assert first == (lines[0], lines[2])
+    model_cache._memory.clear()
+    monkeypatch.setattr(language, "detect", lambda text: pytest.fail("detected again although nothing changed"))
+    assert language.in_language(lines, language.WELSH) == first
