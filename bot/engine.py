@@ -21,7 +21,7 @@ from bot.conversation import Conversations
 from bot.followups import ACCEPT, DIRECT, SHORT_WORDS, FollowUpHit, FollowUpMatcher
 from bot.htmltext import escape
 from bot.localize import examples_in, languages, localized
-from bot.matcher import MAX_WORDS, Match, Matcher, explain
+from bot.matcher import MAX_WORDS, NEVER_GUESSED, Match, Matcher, explain
 from bot.messages import (
     ERASE,
     FOLLOW_UP_PREFIX,
@@ -80,7 +80,6 @@ ERASE_INTENT = "erase_conversation"
 ERASE_BUTTON = ReplyButton("Erase chat", data=ERASE)
 NONE_BUTTON_TEXT = "None of these"
 # Never offered as a guess under "Did you mean": a wrong guess would end or wipe the conversation.
-NEVER_GUESSED = frozenset({ERASE_INTENT, "goodbye"})
 # After an escalation an intent card follows only when the match is this many times the threshold
 # (16 in the default catalog): "he threatened to kill me and he is outside" scores 78 for
 # threats_to_kill and "he broke the restraining order and hes outside now" 76 for breach_of_order,
@@ -120,6 +119,7 @@ _BUILT_IN = {
     "Please send it again. " + SAFETY_LINE,
     "where_are_you": "Where are you in the UK? The law and some services differ between the four nations.",
     "nation_chosen": "Thank you. I will answer for where you are. You can change it at any time.",
+    "also_help": "I can also help with:",
 }
 WHERE_BUTTON_TEXT = "Where are you in the UK?"
 
@@ -431,7 +431,8 @@ class Engine:
             return Outcome((self._erase_confirmation(snap, now),), escalated, intent=intent,
                            explanation=tuple(lines))
         if intent is not None:
-            return self._intent_outcome(snap, intent, replies, escalated, now, lines=lines, chat=chat)
+            offered = tuple(i for i in match.also if i != intent) if intent == match.intent else ()
+            return self._intent_outcome(snap, intent, replies, escalated, now, lines=lines, chat=chat, also=offered)
         if escalated:
             # the escalation answer already offers the menu; a fallback under it would only add noise
             return Outcome(tuple(self._finish(replies)), escalated, explanation=tuple(lines))
@@ -525,7 +526,8 @@ class Engine:
     def _intent_outcome(self, snap: Snapshot, intent_id: str, replies: list[Reply],
                         escalated: tuple[str, ...], now: datetime, *, command: str | None = None,
                         button: str | None = None, lines: list[str] | None = None,
-                        chat: str | int | None = None, nation: str | None = None) -> Outcome:
+                        chat: str | int | None = None, nation: str | None = None,
+                        also: tuple[str, ...] = ()) -> Outcome:
         explanation = tuple(lines or ())
         nation = nation or self._nation(chat)  # a nation just chosen holds even where nothing is remembered
         if intent_id == ERASE_INTENT and not escalated:
@@ -546,6 +548,11 @@ class Engine:
                                                                             data=WHERE_PREFIX + intent.id)),
                           reply.kind, reply.ref)
         replies.append(reply)
+        if also:
+            # a story that touches other topics: the main one answered, the others a tap away
+            heading = self._response(snap, "also_help", now, kind="choices", nation=nation)
+            buttons = tuple(ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in also)
+            replies.append(Reply(heading.html, buttons, kind="choices"))
         return Outcome(tuple(self._finish(replies)), escalated, intent=intent.id, command=command,
                        button=button, explanation=explanation)
 

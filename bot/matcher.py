@@ -32,8 +32,8 @@ from bot.calibration import Calibration, HeldOut, calibrate
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
 from bot.model import Catalog, MatcherSettings
-from bot.text import Speller, normalise
-from bot.wordlist import english_words
+from bot.text import Speller, normalise, stem
+from bot.wordlist import commonest, english_words
 
 MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
@@ -52,6 +52,15 @@ POSTERIOR_TOP = 10  # the posterior is shared among the best this many intents, 
 POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
 LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
 CALIBRATION_SAMPLE = 1200  # examples (and as many out-of-scope lines) scored held out to choose settings; all of ours
+# A message of this many words tells a story: its best intent is answered even when another is close, and
+# the close ones are offered beside it ("I can also help with"), instead of a "Did you mean" for a story.
+STORY_WORDS = 15
+# Topic words: used by at least this many in-scope examples, by no out-of-scope line or negative, and
+# not among the commonest English words (question frames: "how", "can", "help", "want").
+TOPIC_MIN_EXAMPLES = 3
+FRAME_WORDS = 10000
+# Intents a guess never lands on: erasing the chat, or ending it (their buttons and commands still work).
+NEVER_GUESSED = frozenset({"erase_conversation", "goodbye"})
 
 
 @dataclass(frozen=True)
@@ -76,26 +85,55 @@ class Match:
     corrections: tuple[tuple[str, str], ...] = ()
     unknown: tuple[str, ...] = ()  # words the catalog has never seen, after spelling correction
     familiarity: float = 1.0  # the factor the unknown words put on every score (see Matcher._familiarity)
+    also: tuple[str, ...] = ()  # for a story: other intents it is close to, offered beside the answer
+    topical: bool = False  # used a topic word of the catalog's: the out-of-scope class was set aside
+    story: bool = False  # long enough to tell a story (STORY_WORDS)
 
 
-def decide(candidates: Sequence[Candidate], settings: MatcherSettings) -> tuple[str | None, tuple[str, ...]]:
-    """The pure decision rule: (accepted intent or None, "Did you mean" suggestions)."""
+def decide(candidates: Sequence[Candidate], settings: MatcherSettings, *, topical: bool = False,
+           story: bool = False) -> tuple[str | None, tuple[str, ...]]:
+    """The pure decision rule: (accepted intent or None, "Did you mean" suggestions).
+
+    ``topical``: the message uses the catalog's topic words, so the out-of-scope class, which can only
+    share its frame ("how do i report ..."), neither wins nor stands in the top intent's way.
+    ``story``: a long message; its best intent is answered when it reaches the threshold, however close
+    the next one (see ``also``).
+    """
+    if topical:
+        candidates = [c for c in candidates if c.intent is not None]
     if not candidates:
         return None, ()
     top = candidates[0]
     if top.intent is None or top.score < settings.suggest:
         return None, ()
+    if story and top.score >= settings.threshold and top.intent not in NEVER_GUESSED:
+        return top.intent, ()
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
     # Scores have one decimal, and their float difference can land just under it (0.7 - 0.2 is
     # 0.4999...): a lead equal to the margin must pass.
     if top.score >= settings.threshold and top.score - runner_up >= settings.margin - LEAD_TOLERANCE:
         return top.intent, ()
-    window = max(settings.margin * 2, 10.0)
+    window = _window(settings)
     offered = tuple(
         c.intent for c in candidates
         if c.intent is not None and c.score >= settings.suggest and top.score - c.score <= window + LEAD_TOLERANCE
     )[: settings.max_suggestions]
     return None, offered
+
+
+def also(candidates: Sequence[Candidate], intent: str, settings: MatcherSettings) -> tuple[str, ...]:
+    """For a story answered with ``intent``: the other intents it is close to, to offer beside the answer."""
+    top = next((c.score for c in candidates if c.intent == intent), 0.0)
+    return tuple(
+        c.intent for c in candidates
+        if c.intent is not None and c.intent != intent and c.intent not in NEVER_GUESSED
+        and c.score >= settings.suggest and top - c.score <= _window(settings) + LEAD_TOLERANCE
+    )[: max(settings.max_suggestions - 1, 0)]
+
+
+def _window(settings: MatcherSettings) -> float:
+    """How far below the best score an intent may be and still be offered."""
+    return max(settings.margin * 2, 10.0)
 
 
 def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
@@ -109,6 +147,22 @@ def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
     yield f"out_of_scope:{len(catalog.out_of_scope)}"
     yield from catalog.out_of_scope
     yield from sorted(translated_words(catalog))
+
+
+def _topic_stems(in_scope: Sequence[bool], normalised: Sequence[str]) -> frozenset[str]:
+    """Stems of the catalog's topic words: in TOPIC_MIN_EXAMPLES in-scope examples or more, in no
+    out-of-scope line or negative, and not among the FRAME_WORDS commonest English words."""
+    used: Counter[str] = Counter()
+    turned_away: set[str] = set()
+    for inside, norm in zip(in_scope, normalised, strict=True):
+        stems = {stem(w) for w in norm.split() if w.isalpha()}
+        if inside:
+            used.update(stems)
+        else:
+            turned_away |= stems
+    frames = {stem(w) for w in commonest(FRAME_WORDS)}
+    return frozenset(s for s, n in used.items()
+                     if n >= TOPIC_MIN_EXAMPLES and s not in turned_away and s not in frames and len(s) >= 3)
 
 
 def _example_features(normalised: Sequence[str]) -> dict[str, np.ndarray]:
@@ -179,6 +233,8 @@ class _Query:
     unknown: tuple[str, ...]
     familiarity: float
     ids: list[int]
+    topical: bool  # uses a topic word of the catalog's (see decide)
+    story: bool  # long enough to tell a story (STORY_WORDS)
 
 
 class Matcher:
@@ -207,6 +263,7 @@ class Matcher:
         for norm in clashes:
             del self.exact[norm]
         frequencies = Counter(w for norm in normalised for w in norm.split())
+        self.topic_stems = _topic_stems([li != self.none_label for li, _ in texts], normalised)
         # a translation's words are real words too: "nawr" must not be corrected into "narrow"
         self.speller = Speller(frequencies, words=english_words() | translated_words(catalog))
         # Good-Turing: the share of word occurrences that are a word's only one estimates how often
@@ -443,9 +500,10 @@ class Matcher:
             familiarity = np.array([q.familiarity for _, q in batch])
             ranked = self._rank(sims, cent, bayes + np.outer(mass, self.bayes_base), familiarity)
             for (i, q), candidates in zip(batch, ranked, strict=True):
-                intent, suggestions = decide(candidates, self.settings)
+                intent, suggestions = decide(candidates, self.settings, topical=q.topical, story=q.story)
+                offered = also(candidates, intent, self.settings) if q.story and intent is not None else ()
                 results[i] = Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, q.normalised,
-                                   q.corrections, q.unknown, q.familiarity)
+                                   q.corrections, q.unknown, q.familiarity, offered, q.topical, q.story)
         return [r for r in results if r is not None]
 
     def _prepare(self, text: str) -> Match | _Query:
@@ -467,7 +525,9 @@ class Matcher:
         ids = self.features.of(corrected)
         if not ids:
             return Match(None, 0.0, "none", (), normalised=norm, corrections=corrections, unknown=unknown)
-        return _Query(norm, corrections, unknown, self._familiarity(corrected, unknown), ids)
+        topical = any(stem(w) in self.topic_stems for w in corrected)
+        return _Query(norm, corrections, unknown, self._familiarity(corrected, unknown), ids, topical,
+                      len(words) >= STORY_WORDS)
 
     def _familiarity(self, words: Sequence[str], unknown: Sequence[str]) -> float:
         """The factor on every score for a message's unknown words: 1.0 up to the share expected in scope.
@@ -556,6 +616,11 @@ def explain(match: Match) -> list[str]:
         lines.append(f"unknown words: {', '.join(match.unknown)}; scores x {match.familiarity:.2f}")
     verdict = match.intent or ("did you mean: " + ", ".join(match.suggestions) if match.suggestions else "fallback")
     lines.append(f"layer: {match.layer}; decision: {verdict}; score {match.score:.1f}")
+    if match.topical and any(c.intent is None for c in match.candidates):
+        lines.append("topic words: the out-of-scope lines, which share only the question's frame, set aside")
+    if match.story:
+        offered = f"; also offered: {', '.join(match.also)}" if match.also else ""
+        lines.append(f"a story ({STORY_WORDS}+ words): its best intent answered even when another is close{offered}")
     for rank, c in enumerate(match.candidates[:3], 1):
         name = c.intent or "(out of scope)"
         lines.append(f"  {rank}. {name} {c.score:.1f} via example {c.example!r}")

@@ -171,7 +171,7 @@ REQUIRED_RESPONSES = ("fallback", "did_you_mean", "none_of_these")
 # Responses channels use when present (each has a safe built-in line when absent).
 OPTIONAL_RESPONSES = ("non_text", "slow_reply", "erased", "group_chat", "too_long", "missed_message",
                       "erase_confirm", "erase_kept", "where_are_you", "nation_chosen", "topic_again",
-                      "in_english")
+                      "in_english", "also_help")
 
 
 @dataclass(frozen=True)

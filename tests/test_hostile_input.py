@@ -127,7 +127,7 @@ def reference(engine: Engine) -> Reference:
         outcomes.append(stopped)
         replies = [r for o in outcomes for r in o.replies]
         html |= {r.html for r in replies}
-        html |= {engine.system_reply(name, NOW, chat).html for name in ("did_you_mean", "too_long")}
+        html |= {engine.system_reply(name, NOW, chat).html for name in ("did_you_mean", "too_long", "also_help")}
         # a typed erase request is confirmed first; a remembered danger sends the short and silent answers
         confirm = engine.respond(Incoming(text="erase this chat", now=NOW, chat=chat)).replies[0]
         replies.append(confirm)

@@ -1,0 +1,97 @@
+"""Whole stories and topic words: a long message gets its main answer and the others beside it, and a
+message in the catalog's own words is not turned away by an out-of-scope line sharing its frame."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.catalog import load_catalog
+from bot.engine import Engine
+from bot.matcher import NEVER_GUESSED, Candidate, Match, _topic_stems, also, decide
+from bot.messages import INTENT_PREFIX, Incoming
+from bot.model import MatcherSettings
+from tests.support.planted import GOOD, write
+
+S = MatcherSettings(threshold=20, margin=5, suggest=10, max_suggestions=3)
+
+
+def _c(*pairs: tuple[str | None, float]) -> list[Candidate]:
+    return [Candidate(intent, score, "") for intent, score in pairs]
+
+
+def test_a_story_is_answered_with_its_best_intent_when_another_is_close() -> None:
+    close = _c(("how_to_report", 30), ("keep_evidence", 28), ("safety_advice", 12))
+    assert decide(close, S) == (None, ("how_to_report", "keep_evidence"))
+    assert decide(close, S, story=True) == ("how_to_report", ())
+    assert also(close, "how_to_report", S) == ("keep_evidence",)  # safety_advice is 18 points behind
+
+
+def test_a_story_below_the_threshold_still_gets_did_you_mean() -> None:
+    weak = _c(("how_to_report", 18), ("keep_evidence", 17))
+    assert decide(weak, S, story=True) == (None, ("how_to_report", "keep_evidence"))
+
+
+@pytest.mark.parametrize("never", sorted(NEVER_GUESSED))
+def test_a_story_never_lands_on_erasing_or_goodbye(never: str) -> None:
+    close = _c((never, 30), ("how_to_report", 29))
+    assert decide(close, S, story=True)[0] is None
+    assert never not in also(_c(("how_to_report", 30), (never, 29)), "how_to_report", S)
+
+
+def test_also_offers_only_close_in_scope_intents_and_at_most_two() -> None:
+    many = _c(("a", 40), (None, 39), ("b", 38), ("c", 35), ("d", 33), ("e", 10))
+    assert also(many, "a", S) == ("b", "c")
+    assert also(_c(("a", 40), ("b", 20)), "a", S) == ()  # 20 points below: not close
+
+
+def test_topic_words_set_the_out_of_scope_class_aside() -> None:
+    frame = _c((None, 40), ("how_to_report", 30), ("keep_evidence", 12))
+    assert decide(frame, S) == (None, ())
+    assert decide(frame, S, topical=True) == ("how_to_report", ())
+    blocked = _c(("how_to_report", 30), (None, 28))  # out of scope as the runner-up blocks the margin
+    assert decide(blocked, S)[0] is None
+    assert decide(blocked, S, topical=True) == ("how_to_report", ())
+
+
+def test_topic_words_are_in_scope_words_no_out_of_scope_line_uses_and_no_frame() -> None:
+    in_scope = [True, True, True, True, False]
+    texts = ["my stalker sent flowers", "the stalker waits outside", "a stalker followed me home",
+             "how do i report a pothole", "how do i report a broken street light"]
+    stems = _topic_stems(in_scope, texts)
+    assert "stalker" in stems
+    assert "pothol" not in stems  # only out of scope
+    assert "report" not in stems  # in an out-of-scope line
+    assert not {"how", "the", "my", "follow"} & stems  # frames: among the commonest English words
+
+
+def _engine(tmp_path: Path) -> Engine:
+    write(tmp_path, GOOD)
+    catalog, problems = load_catalog(tmp_path)
+    assert catalog is not None, problems
+    return Engine(replace(catalog, settings=S))
+
+
+def test_the_answer_to_a_story_carries_buttons_for_its_other_topics(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(tmp_path)
+    story = Match("how_to_report", 30.0, "fuzzy", tuple(_c(("how_to_report", 30), ("keep_evidence", 28))),
+                  also=("keep_evidence",), story=True)
+    monkeypatch.setattr(Engine, "_match", staticmethod(lambda snap, text: story))
+    out = engine.respond(Incoming("he keeps turning up at my work and i have kept every message he sent me"))
+    assert out.intent == "how_to_report"
+    card, offer = out.replies
+    assert card.ref == "how_to_report" and "I can also help with" in offer.html
+    assert [b.data for b in offer.buttons][0] == INTENT_PREFIX + "keep_evidence"
+
+
+def test_a_long_message_in_the_planted_catalog_is_answered_not_offered_choices(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    text = ("since we split up he keeps messaging me and waiting outside my flat, i want to report him to the "
+            "police and keep evidence of it all")
+    match = engine.matcher.match(text)
+    assert match.story and len(text.split()) >= 15
+    out = engine.respond(Incoming(text))
+    assert out.intent is not None and out.choices == ()
