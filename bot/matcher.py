@@ -32,7 +32,7 @@ from bot.calibration import Calibration, HeldOut, calibrate
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
 from bot.model import Catalog, MatcherSettings
-from bot.text import Speller, normalise, stem
+from bot.text import Speller, normalise, sentences, stem
 from bot.wordlist import commonest, english_words
 
 MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
@@ -55,6 +55,8 @@ CALIBRATION_SAMPLE = 1200  # examples (and as many out-of-scope lines) scored he
 # A message of this many words tells a story: its best intent is answered even when another is close, and
 # the close ones are offered beside it ("I can also help with"), instead of a "Did you mean" for a story.
 STORY_WORDS = 15
+PART_WORDS = 4  # a story's sentences of at least this many words are scored on their own too ...
+MAX_PARTS = 20  # ... the first this many: the cost of a long message stays bounded
 # Topic words: used by at least this many in-scope examples, by no out-of-scope line or negative, and
 # not among the commonest English words (question frames: "how", "can", "help", "want").
 TOPIC_MIN_EXAMPLES = 3
@@ -88,6 +90,7 @@ class Match:
     also: tuple[str, ...] = ()  # for a story: other intents it is close to, offered beside the answer
     topical: bool = False  # used a topic word of the catalog's: the out-of-scope class was set aside
     story: bool = False  # long enough to tell a story (STORY_WORDS)
+    part: bool = False  # a story no one intent fitted whole, answered by the sentence that clearly asked one
 
 
 def decide(candidates: Sequence[Candidate], settings: MatcherSettings, *, topical: bool = False,
@@ -147,6 +150,16 @@ def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
     yield f"out_of_scope:{len(catalog.out_of_scope)}"
     yield from catalog.out_of_scope
     yield from sorted(translated_words(catalog))
+
+
+def _strongest(rankings: Sequence[Sequence[Candidate]]) -> list[Candidate]:
+    """One ranking from a story's whole text and its sentences: each intent at its best score anywhere."""
+    best: dict[str | None, Candidate] = {}
+    for ranking in rankings:
+        for c in ranking:
+            if c.intent not in best or c.score > best[c.intent].score:
+                best[c.intent] = c
+    return sorted(best.values(), key=lambda c: -c.score)[:TOP_K]
 
 
 def _topic_stems(in_scope: Sequence[bool], normalised: Sequence[str]) -> frozenset[str]:
@@ -484,27 +497,53 @@ class Matcher:
         """``match`` for many messages, scored together in batches (what `classify` uses)."""
         results: list[Match | None] = []
         pending: list[tuple[int, _Query]] = []
+        parts: dict[int, list[_Query | Match]] = {}  # a story's sentences, each scored on its own too
         for text in texts:
             prepared = self._prepare(text)
             if isinstance(prepared, Match):
                 results.append(prepared)
-            else:
-                pending.append((len(results), prepared))
-                results.append(None)
-        for start in range(0, len(pending), BATCH):
-            batch = pending[start : start + BATCH]
-            features = self._weigh([q.ids for _, q in batch])
+                continue
+            if prepared.story:
+                pieces = [p for p in sentences(text) if len(p.split()) >= PART_WORDS]
+                if len(pieces) > 1:
+                    parts[len(results)] = [self._prepare(p) for p in pieces[:MAX_PARTS]]
+            pending.append((len(results), prepared))
+            results.append(None)
+        queries = [q for _, q in pending]
+        scored_parts = {i: [q for q in qs if isinstance(q, _Query)] for i, qs in parts.items()}
+        ranked = self._score([*queries, *(q for qs in scored_parts.values() for q in qs)])
+        by_part = iter(ranked[len(queries):])
+        for (i, q), candidates in zip(pending, ranked, strict=False):
+            intent, suggestions = decide(candidates, self.settings, topical=q.topical, story=q.story)
+            part = False
+            if i in parts:
+                exact = [m.candidates for m in parts[i] if isinstance(m, Match) and m.intent is not None]
+                rankings: list[Sequence[Candidate]] = [*exact, *(next(by_part) for _ in scored_parts[i])]
+                if intent is None:
+                    # the whole story reads as no one thing: a sentence that clearly asks one is answered
+                    sure = [c for c in rankings if decide(c, self.settings, topical=q.topical)[0]
+                            not in (None, *NEVER_GUESSED)]
+                    if sure:
+                        best = max(sure, key=lambda c: c[0].score)[0]
+                        rest = [c for c in _strongest([*sure, candidates]) if c.intent != best.intent]
+                        candidates, intent, suggestions, part = [best, *rest], best.intent, (), True
+            offered = also(candidates, intent, self.settings) if q.story and intent is not None else ()
+            results[i] = Match(intent, candidates[0].score, "fuzzy", tuple(candidates), suggestions, q.normalised,
+                               q.corrections, q.unknown, q.familiarity, offered, q.topical, q.story, part)
+        return [r for r in results if r is not None]
+
+    def _score(self, queries: Sequence[_Query]) -> list[list[Candidate]]:
+        """Each query's ranked candidates, scored in batches."""
+        out: list[list[Candidate]] = []
+        for start in range(0, len(queries), BATCH):
+            batch = queries[start : start + BATCH]
+            features = self._weigh([q.ids for q in batch])
             sims = self.examples.dot(features.subset(self.is_word[features.feats], 1.0 / math.sqrt(WORD_WEIGHT)))
             cent, bayes = self.labels_index.dot(features)
             mass = np.bincount(features.owner, weights=features.weights, minlength=features.size)
-            familiarity = np.array([q.familiarity for _, q in batch])
-            ranked = self._rank(sims, cent, bayes + np.outer(mass, self.bayes_base), familiarity)
-            for (i, q), candidates in zip(batch, ranked, strict=True):
-                intent, suggestions = decide(candidates, self.settings, topical=q.topical, story=q.story)
-                offered = also(candidates, intent, self.settings) if q.story and intent is not None else ()
-                results[i] = Match(intent, candidates[0].score, "fuzzy", candidates, suggestions, q.normalised,
-                                   q.corrections, q.unknown, q.familiarity, offered, q.topical, q.story)
-        return [r for r in results if r is not None]
+            familiarity = np.array([q.familiarity for q in batch])
+            out.extend(list(c) for c in self._rank(sims, cent, bayes + np.outer(mass, self.bayes_base), familiarity))
+        return out
 
     def _prepare(self, text: str) -> Match | _Query:
         """A final Match for empty and exact messages; otherwise the message's weighted features."""
@@ -621,6 +660,8 @@ def explain(match: Match) -> list[str]:
     if match.story:
         offered = f"; also offered: {', '.join(match.also)}" if match.also else ""
         lines.append(f"a story ({STORY_WORDS}+ words): its best intent answered even when another is close{offered}")
+    if match.part:
+        lines.append("no intent fitted the whole story: answered by its sentence that clearly asked one")
     for rank, c in enumerate(match.candidates[:3], 1):
         name = c.intent or "(out of scope)"
         lines.append(f"  {rank}. {name} {c.score:.1f} via example {c.example!r}")

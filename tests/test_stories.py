@@ -10,7 +10,7 @@ import pytest
 
 from bot.catalog import load_catalog
 from bot.engine import Engine
-from bot.matcher import NEVER_GUESSED, Candidate, Match, _topic_stems, also, decide
+from bot.matcher import NEVER_GUESSED, Candidate, Match, Matcher, _Query, _topic_stems, also, decide
 from bot.messages import INTENT_PREFIX, Incoming
 from bot.model import MatcherSettings
 from tests.support.planted import GOOD, write
@@ -95,3 +95,32 @@ def test_a_long_message_in_the_planted_catalog_is_answered_not_offered_choices(t
     assert match.story and len(text.split()) >= 15
     out = engine.respond(Incoming(text))
     assert out.intent is not None and out.choices == ()
+
+
+def test_a_story_no_intent_fits_whole_is_answered_by_the_sentence_that_clearly_asks_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = _engine(tmp_path)
+    matcher = engine.matcher
+    asks = "how do i report him to the police"
+
+    def scored(self: Matcher, queries: list[_Query]) -> list[list[Candidate]]:
+        # the whole story reads as no one thing; its one question, alone, is clear
+        return [_c(("how_to_report", 45), ("keep_evidence", 12)) if q.normalised == asks
+                else _c(("keep_evidence", 15), ("how_to_report", 14)) for q in queries]
+
+    monkeypatch.setattr(Matcher, "_score", scored)
+    story = ("we split up in the spring and i moved to a new flat across town. he still finds out where i go. "
+             f"{asks}?")
+    match = matcher.match(story)
+    assert (match.intent, match.part) == ("how_to_report", True)
+    no_question = "we split up in the spring and i moved to a new flat across town. he still finds out where i go."
+    assert matcher.match(no_question).intent is None  # no sentence asks anything clearly: no guess
+
+
+def test_a_story_sentence_never_erases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    matcher = _engine(tmp_path).matcher
+    monkeypatch.setattr(Matcher, "_score", lambda self, queries: [
+        _c(("erase_conversation", 60)) if q.normalised.startswith("please delete") else _c(("keep_evidence", 15))
+        for q in queries])
+    story = "he went through my phone again last night and read everything. please delete this whole chat now."
+    assert matcher.match(story).intent is None
