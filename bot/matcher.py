@@ -32,6 +32,7 @@ from bot.calibration import Calibration, HeldOut, calibrate
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
 from bot.model import Catalog, MatcherSettings
+from bot.synonyms import Synonyms
 from bot.text import Speller, normalise, sentences, stem
 from bot.wordlist import commonest, english_words
 
@@ -149,6 +150,9 @@ def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
         yield from intent.negative_examples
     yield f"out_of_scope:{len(catalog.out_of_scope)}"
     yield from catalog.out_of_scope
+    for canonical, variants in catalog.synonyms.items():
+        yield f"synonym:{canonical}:{len(variants)}"
+        yield from variants
     yield from sorted(translated_words(catalog))
 
 
@@ -266,7 +270,9 @@ class Matcher:
         self.labels = labels
         n_labels = len(labels)
 
-        normalised = [" ".join(normalise(t).split()[:MAX_WORDS]) for _, t in texts]
+        # what people say is read in the catalog's words, in examples and messages alike (bot/synonyms.py)
+        self.synonyms = Synonyms(catalog.synonyms)
+        normalised = [" ".join(self.synonyms.apply(normalise(t).split())[:MAX_WORDS]) for _, t in texts]
         self.exact: dict[str, tuple[int, str]] = {}
         clashes: set[str] = set()
         for (li, text), norm in zip(texts, normalised, strict=True):
@@ -547,7 +553,7 @@ class Matcher:
 
     def _prepare(self, text: str) -> Match | _Query:
         """A final Match for empty and exact messages; otherwise the message's weighted features."""
-        norm = " ".join(normalise(text).split()[:MAX_WORDS])
+        norm = " ".join(self.synonyms.apply(normalise(text).split()[:MAX_WORDS]))
         if not norm:
             return Match(None, 0.0, "empty", (), normalised=norm)
         exact = self.exact.get(norm)
@@ -555,8 +561,9 @@ class Matcher:
             label = self.labels[exact[0]]
             return Match(label, 100.0, "exact", (Candidate(label, 100.0, exact[1]),), normalised=norm)
         words = norm.split()
-        corrected = [self.speller.correct(w) for w in words]
-        corrections = tuple((a, b) for a, b in zip(words, corrected, strict=True) if a != b)
+        spelt = [self.speller.correct(w) for w in words]
+        corrections = tuple((a, b) for a, b in zip(words, spelt, strict=True) if a != b)
+        corrected = self.synonyms.apply(spelt) if self.synonyms else spelt  # "cpos" is "cops", so "police"
         # Words shorter than the speller's minimum are mostly typos it does not try to fix ("te", "wha"),
         # not a new topic, so they are not counted.
         unknown = tuple(w for w in corrected

@@ -206,6 +206,8 @@ class Catalog:
     # escalation's learned part, kept apart from out_of_scope so the matcher is not taught them.
     everyday: tuple[str, ...] = ()
     settings: MatcherSettings = field(default_factory=MatcherSettings)
+    # canonical words -> what people say instead ("police": ["cops", "the feds"]), for the matcher only
+    synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def intent(self, intent_id: str) -> Intent | None:
         """The intent with this id, or None."""
