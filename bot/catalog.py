@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot import htmltext, jurisdiction, placeholders, templates
 from bot.catalog_files import catalog_files
 from bot.hours import DAYS, hours_text, parse_span
-from bot.messages import FOLLOW_UP_PREFIX
 from bot.model import (
     ESCALATION_IDS,
     LANGUAGES,
@@ -40,6 +39,7 @@ from bot.model import (
     Source,
 )
 from bot.patterns import PatternError, compile_pattern
+from bot.turns import FOLLOW_UP_PREFIX
 from bot.yamlsrc import MAX_FILE_BYTES, YMap, YNode, YScalar, YSeq, kind, parse_text, read_text
 
 MAX_FILES = 500

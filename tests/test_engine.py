@@ -13,8 +13,8 @@ import pytest
 from bot.catalog import load_catalog
 from bot.engine import COMMANDS, Engine
 from bot.htmltext import text_length, validate
-from bot.messages import ERASE, NONE_OF_THESE, Incoming, Outcome
 from bot.model import Catalog
+from bot.turns import ERASE, NONE_OF_THESE, Incoming, Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 LONDON = ZoneInfo("Europe/London")

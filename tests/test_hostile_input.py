@@ -25,7 +25,7 @@ from bot.engine import BUTTON_LABELS, NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
 from bot.jurisdiction import NATIONS
 from bot.matcher import MAX_WORDS
-from bot.messages import (
+from bot.turns import (
     ERASE,
     INTENT_PREFIX,
     KEEP,

@@ -8,8 +8,8 @@ import pytest
 
 from bot.conversation import Conversations
 from bot.engine import Engine
-from bot.messages import ERASE, KEEP, Incoming, Outcome
 from bot.model import Catalog
+from bot.turns import ERASE, KEEP, Incoming, Outcome
 from bot.wordlist import commonest
 from tests.conftest import default_catalog
 
