@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.catalog import Analysis, Problem, analyse
-from bot.model import Catalog, Source
+from bot.catalog.load import Analysis, Problem, analyse
+from bot.catalog.schema import Catalog, Source
 
 if TYPE_CHECKING:
     from bot.matcher import Matcher

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.model import Catalog
+    from bot.catalog.schema import Catalog
 
 ENGLISH = "en"
 WELSH = "cy"

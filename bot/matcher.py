@@ -27,9 +27,9 @@ from itertools import chain
 import numpy as np
 
 from bot.calibration import Calibration, HeldOut, calibrate
+from bot.catalog.schema import Catalog, MatcherSettings
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
-from bot.model import Catalog, MatcherSettings
 from bot.text import Speller, normalise
 from bot.wordlist import english_words
 

@@ -21,10 +21,10 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from bot.catalog.schema import Catalog, Escalation
 from bot.escalation_model import EscalationModel, Evidence
 from bot.language import WELSH, may_be_welsh, translated_words
 from bot.language import detect as detect_language
-from bot.model import Catalog, Escalation
 from bot.patterns import PatternError, compile_pattern
 from bot.text import Speller, normalise, sentences
 

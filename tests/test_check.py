@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import MAX_PROBLEMS_PER_FILE, load_catalog
+from bot.catalog.load import MAX_PROBLEMS_PER_FILE, load_catalog
 from bot.check import check
 from tests.support.checking import CLEAN, TODAY, run, write
 

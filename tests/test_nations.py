@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.config import ConfigError, load_config, parse_config, validate
 from bot.conversation import Conversations
 from bot.engine import Engine

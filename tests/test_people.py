@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import analyse
+from bot.catalog.load import analyse
 from bot.check import check
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine

@@ -12,7 +12,7 @@ import pytest
 
 import bot.channels.telegram.admin
 import bot.engine
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.channels.telegram.admin import AdminTools
 from bot.check import check, load_for_serving
 from bot.config import Config

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.engine import Engine
 from bot.language import ENGLISH, WELSH, detect
 from bot.text import normalise

@@ -10,10 +10,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import catalog as catalog_mod
-from bot import yamlsrc
-from bot.catalog import load_catalog
-from bot.yamlsrc import YMap, YScalar, YSeq, decode, load_file, parse_text
+from bot.catalog import load as catalog_mod
+from bot.catalog import read as yamlsrc
+from bot.catalog.load import load_catalog
+from bot.catalog.read import YMap, YScalar, YSeq, decode, load_file, parse_text
 from tests.support.hostile import billion_laughs
 
 VALID_INTENT = textwrap.dedent("""\

@@ -18,9 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import htmltext, jurisdiction, placeholders, templates
-from bot.catalog_files import catalog_files
-from bot.hours import DAYS, hours_text, parse_span
-from bot.model import (
+from bot.catalog.files import catalog_files
+from bot.catalog.read import MAX_FILE_BYTES, YMap, YNode, YScalar, YSeq, kind, parse_text, read_text
+from bot.catalog.schema import (
     ESCALATION_IDS,
     LANGUAGES,
     OPTIONAL_RESPONSES,
@@ -38,9 +38,9 @@ from bot.model import (
     ResponseTranslation,
     Source,
 )
+from bot.hours import DAYS, hours_text, parse_span
 from bot.patterns import PatternError, compile_pattern
 from bot.turns import FOLLOW_UP_PREFIX
-from bot.yamlsrc import MAX_FILE_BYTES, YMap, YNode, YScalar, YSeq, kind, parse_text, read_text
 
 MAX_FILES = 500
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
