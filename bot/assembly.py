@@ -3,9 +3,9 @@ it, and the engine around it, for `chat`, `run`, `classify`, `eval` and /reload 
 
 from __future__ import annotations
 
-from bot.catalog.load import Problem, load_catalog
+from bot.catalog.load import load_catalog, load_for_serving
+from bot.catalog.problems import Problem
 from bot.catalog.schema import Catalog
-from bot.check import load_for_serving
 from bot.config import Config
 from bot.engine import Engine, conversations
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog.load import analyse
-from bot.check import check
+from bot.catalog.load import analyse, check
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine
 from bot.turns import FOLLOW_UP_PREFIX, Incoming, Outcome

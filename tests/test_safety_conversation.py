@@ -236,7 +236,7 @@ def test_emergency_command_with_a_long_text_puts_the_999_answer_first(catalog: C
 
 @pytest.mark.slow
 def test_check_runs_escalation_tests_on_a_catalog_with_no_intents(tmp_path: Path) -> None:
-    from bot.check import load_for_serving
+    from bot.catalog.load import load_for_serving
 
     for name in ("safety.yaml", "responses.yaml"):
         (tmp_path / name).write_text((ROOT / "intents" / name).read_text(encoding="utf-8"), encoding="utf-8")

@@ -12,9 +12,8 @@ import pytest
 
 import bot.channels.telegram.admin
 import bot.engine
-from bot.catalog.load import load_catalog
+from bot.catalog.load import check, load_catalog, load_for_serving
 from bot.channels.telegram.admin import AdminTools
-from bot.check import check, load_for_serving
 from bot.config import Config
 from bot.engine import Engine
 from bot.safety import Detector
