@@ -181,6 +181,7 @@ class _FileReader:
         self.found = found
 
     def read_file(self, root: YNode) -> None:
+        """A file's top-level keys, each read by its own reader."""
         if not isinstance(root, YMap):
             self.report.error(root, f"expected keys ({', '.join(TOP_KEYS)}) at the top, found {kind(root)}")
             return
@@ -211,6 +212,7 @@ class _FileReader:
             self.read_settings(root.items["settings"])
 
     def keys(self, node: YMap, allowed: tuple[str, ...], where: str) -> None:
+        """Every key of ``node`` not in ``allowed`` is an error, with the closest known key as a hint."""
         for key, key_node in node.keys.items():
             if key in allowed:
                 continue
@@ -224,6 +226,7 @@ class _FileReader:
     def text(
         self, node: YNode | None, what: str, *, required: bool = False, parent: YNode | None = None
     ) -> Text | None:
+        """A non-empty text value, or None (and an error unless it is optional and absent)."""
         if node is None:
             if required:
                 self.report.error(parent, f"missing {what}: add a line '{what.split()[-1]}: ...'")
@@ -243,6 +246,7 @@ class _FileReader:
         return None
 
     def text_list(self, node: YNode, what: str) -> list[Text]:
+        """A list of non-empty phrases; each item that is not one is an error, and left out."""
         if isinstance(node, YScalar) and node.value is None:
             return []
         if not isinstance(node, YSeq):
@@ -264,6 +268,7 @@ class _FileReader:
         return out
 
     def read_entry(self, node: YMap, entry_kind: str, allowed: tuple[str, ...]) -> Entry | None:
+        """What intents and escalations share: id, title, answer, buttons and translations."""
         what = "intent" if entry_kind == "intent" else "escalation"
         self.keys(node, allowed, f"in an {what}")
         id_text = self.text(node.items.get("id"), f"{what} id", required=True, parent=node)
@@ -324,6 +329,7 @@ class _FileReader:
         return out
 
     def read_intent(self, node: YMap) -> None:
+        """An intent, with its examples, variants and follow-ups."""
         entry = self.read_entry(node, "intent", INTENT_KEYS)
         if entry is None:
             return
@@ -396,6 +402,7 @@ class _FileReader:
         return out
 
     def read_escalation(self, node: YMap) -> None:
+        """An escalation, with its phrases, patterns (each compiled for RE2) and learned examples."""
         entry = self.read_entry(node, "escalation", ESCALATION_KEYS)
         if entry is None:
             return
@@ -447,6 +454,7 @@ class _FileReader:
         return out
 
     def read_buttons(self, node: YNode) -> list[ButtonEntry]:
+        """Buttons: an intent id, {text, intent} or {text, url}; each broken one is left out."""
         if not isinstance(node, YSeq):
             self.report.error(node, f"buttons: expected a list, found {kind(node)}")
             return []
@@ -478,6 +486,7 @@ class _FileReader:
         return out
 
     def read_hours(self, node: YMap) -> None:
+        """A line's opening hours: its time zone, weekly spans, closed dates and status texts."""
         self.keys(node, HOURS_KEYS, "in opening_hours")
         hid = self.text(node.items.get("id"), "opening_hours id", required=True, parent=node)
         name = self.text(node.items.get("name"), "name")
@@ -514,6 +523,7 @@ class _FileReader:
         self.found.hours.append((hours, node, texts))
 
     def read_weekly(self, node: YNode | None, parent: YMap) -> dict[int, tuple[Any, ...]] | None:
+        """``weekly:``: day -> time spans, None when a span is broken or two overlap."""
         if node is None:
             self.report.error(parent, "missing weekly: (e.g. weekly: {monday: [\"09:30-16:00\"]})")
             return None
@@ -549,6 +559,7 @@ class _FileReader:
         return weekly if ok else None
 
     def read_dates(self, node: YNode | None) -> set[str] | None:
+        """``closed_dates:`` as ISO dates, None when one is not a date."""
         if node is None or (isinstance(node, YScalar) and node.value is None):
             return set()
         if not isinstance(node, YSeq):
@@ -570,6 +581,7 @@ class _FileReader:
         return out
 
     def read_responses(self, node: YNode) -> None:
+        """``responses:``: the bot's own answers by name (fallback, did_you_mean ...)."""
         known = REQUIRED_RESPONSES + OPTIONAL_RESPONSES
         if not isinstance(node, YMap):
             self.report.error(node, f"responses: expected names ({', '.join(known)}), found {kind(node)}")
@@ -596,6 +608,7 @@ class _FileReader:
             self.found.responses.append(entry)
 
     def read_settings(self, node: YNode) -> None:
+        """``settings:``: the matcher's thresholds; given in one file only."""
         if self.found.settings_file is not None:
             self.report.error(node, f"settings are already given in {self.found.settings_file}: keep them in one file")
             return
