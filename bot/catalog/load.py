@@ -27,7 +27,6 @@ class Analysis:
 
     catalog: Catalog
     problems: list[Problem]
-    directory: str
     files: int
     positions: Positions
     normalised: Mapping[str, str]  # example -> bot.text.normalise(example)
@@ -44,8 +43,7 @@ def analyse(
     # the same defaults the engine fills answers with when it is given no service settings
     found = read_folder(Path(directory), problems, service if service is not None else Config().placeholders())
     catalog, normalised = build(found, problems, for_serving)
-    return Analysis(catalog, problems.listed(), str(directory), len(found.texts), positions(found, str(directory)),
-                    normalised)
+    return Analysis(catalog, problems.listed(), len(found.texts), positions(found, str(directory)), normalised)
 
 
 def load_catalog(
