@@ -641,7 +641,6 @@ class _FileReader:
         self.found.settings = settings
 
 
-
 @dataclass(frozen=True)
 class Positions:
     """Where each phrase was written, for the checks that run on the built Catalog."""
