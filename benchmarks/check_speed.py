@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.catalog import load_catalog  # noqa: E402
+from bot.catalog.load import load_catalog  # noqa: E402
 from bot.check import run_check  # noqa: E402
 
 TARGET_S = 1.0

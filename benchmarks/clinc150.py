@@ -485,7 +485,7 @@ def anchor_predict(outputs: Sequence[Sequence[Any]], threshold: float) -> list[s
 
 def load_matcher(directory: Path) -> tuple[Any, Any, dict[str, float]]:
     """(catalog, matcher, timings) for a catalog directory; exits with the problems if it does not load."""
-    from bot.catalog import load_catalog
+    from bot.catalog.load import load_catalog
     from bot.matcher import Matcher
 
     t0 = time.perf_counter()
@@ -524,7 +524,7 @@ def detection_latency(catalog: Any, texts: Sequence[str]) -> dict[str, Any]:
     CLINC150 has no escalations, so the default catalog's are served beside its 15,000 examples, which
     become the learned part's background negatives, as they would in an admin's big catalog.
     """
-    from bot.catalog import load_catalog
+    from bot.catalog.load import load_catalog
     from bot.safety import Detector
 
     default, _ = load_catalog(REPO / "intents")
@@ -576,7 +576,7 @@ def _peak_rss_mb() -> float:
 def _probe_main(directory: str, trace: bool) -> None:
     """Child side of probe_load: print one JSON line of timings and memory."""
     t0 = time.perf_counter()
-    from bot.catalog import load_catalog
+    from bot.catalog.load import load_catalog
     from bot.matcher import Matcher
 
     import_s = time.perf_counter() - t0
@@ -737,7 +737,7 @@ def _run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     os.environ["STALKING_BOT_CACHE"] = str(work / "cache-in-process")
     from bot.matcher import decide
 
-    importlib.import_module("bot.catalog")  # loaded lazily below, but part of what the figures measure
+    importlib.import_module("bot.catalog.load")  # loaded lazily below, but part of what the figures measure
 
     report: dict[str, Any] = {
         "machine": _machine(),

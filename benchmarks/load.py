@@ -84,7 +84,7 @@ def engine_for(config_path: Path) -> Any:
 def answers(engine: Any, texts: Iterable[str]) -> dict[str, list[str]]:
     """The plain text of every message the engine answers each text with alone (as Telegram shows it)."""
     from bot.htmltext import to_plain
-    from bot.messages import Incoming
+    from bot.turns import Incoming
 
     return {
         t: [to_plain(r.html, links=False).strip() for r in engine.respond(Incoming(text=t)).replies] for t in texts
@@ -139,7 +139,7 @@ def replays(engine: Any, texts: list[str], missed: str) -> Iterator[Counter[str]
     """The answers to ``texts`` in every order, the chat forgotten at every subset of the gaps, and
     each of those again with one message answered by ``missed`` instead."""
     from bot.htmltext import to_plain
-    from bot.messages import Incoming
+    from bot.turns import Incoming
 
     chat = "replay"
     for order in dict.fromkeys(itertools.permutations(texts)):

@@ -60,7 +60,7 @@ def build(data: dict[str, Pairs], rng: random.Random, n_intents: int, n_examples
 
 def ours(catalog: dict[str, list[str]], out_of_scope: list[str], test: Pairs, work: Path) -> dict[str, Any]:
     """Balanced accuracy of the matcher with the settings it chose itself."""
-    from bot.catalog import load_catalog
+    from bot.catalog.load import load_catalog
     from bot.matcher import Matcher
 
     write_catalog(work, catalog, out_of_scope=out_of_scope)

@@ -3,11 +3,11 @@ it, and the engine around it, for `chat`, `run`, `classify`, `eval` and /reload 
 
 from __future__ import annotations
 
-from bot.catalog import Problem, load_catalog
-from bot.check import load_for_serving
+from bot.catalog.load import load_catalog, load_for_serving
+from bot.catalog.problems import Problem
+from bot.catalog.schema import Catalog
 from bot.config import Config
 from bot.engine import Engine, conversations
-from bot.model import Catalog
 
 
 def intents_dir(config: Config, override: str | None = None) -> str:

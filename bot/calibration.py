@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bot.model import MatcherSettings
+from bot.catalog.schema import MatcherSettings
 
 THRESHOLDS = np.arange(4.0, 70.01, 0.5)  # the score grid searched (scores run 0-100)
 MARGINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TextIO
 
 from bot import assembly
+from bot.catalog.schema import Catalog
 from bot.channels.console import chat
 from bot.check import run_check
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine
 from bot.evaluate import evaluate, read_tsv
-from bot.model import Catalog
 from bot.stats import StatsReport, format_report
 from bot.store import Store
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot import jurisdiction
-from bot.yamlsrc import YamlProblem, YMap, YSeq, parse_text, read_text
+from bot.catalog.read import YamlProblem, YMap, YSeq, parse_text, read_text
 
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"

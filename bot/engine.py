@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from bot import jurisdiction
 from bot import language as lang
+from bot.catalog.schema import Button, Catalog, FollowUp, Intent
 from bot.config import DEFAULT_SERVICE, Config
 from bot.confusables import table
 from bot.conversation import Conversations
@@ -22,7 +23,11 @@ from bot.followups import ACCEPT, DIRECT, SHORT_WORDS, FollowUpHit, FollowUpMatc
 from bot.htmltext import escape
 from bot.localize import examples_in, languages, localized
 from bot.matcher import MAX_WORDS, NEVER_GUESSED, Match, Matcher, explain
-from bot.messages import (
+from bot.placeholders import values
+from bot.safety import Detector, Hit
+from bot.templates import fill
+from bot.text import fold
+from bot.turns import (
     ERASE,
     FOLLOW_UP_PREFIX,
     INTENT_PREFIX,
@@ -36,11 +41,6 @@ from bot.messages import (
     Reply,
     ReplyButton,
 )
-from bot.model import Button, Catalog, FollowUp, Intent
-from bot.placeholders import values
-from bot.safety import Detector, Hit
-from bot.templates import fill
-from bot.text import fold
 
 # Commands Telegram's menu shows, and what each one answers.
 COMMANDS: Mapping[str, str] = {

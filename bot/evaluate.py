@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.engine import Engine
-from bot.messages import Incoming
+from bot.turns import Incoming
 
 ESCALATIONS = ("emergency", "crisis")
 FALLBACK = "-"

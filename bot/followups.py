@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from bot.model import Catalog, FollowUp
+from bot.catalog.schema import Catalog, FollowUp
 from bot.text import normalise
 
 # rapidfuzz scores (0-100) of the message against a follow-up's nearest example:

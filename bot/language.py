@@ -24,14 +24,14 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from lingua import Language, LanguageDetectorBuilder
 
 from bot import model_cache
-
-if TYPE_CHECKING:
-    from bot.model import Catalog
+from bot.catalog.schema import Catalog
+from bot.text import normalise
 
 ENGLISH = "en"
 WELSH = "cy"
@@ -68,16 +68,12 @@ def _tokens(text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def _detector() -> Any:
     """lingua's English-Welsh detector, models loaded once per process (a few MB)."""
-    from lingua import Language, LanguageDetectorBuilder
-
     builder = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.WELSH)
     return builder.with_preloaded_language_models().build()
 
 
 def welsh_confidence(text: str) -> float:
     """lingua's confidence (0-1) that the text is Welsh rather than English."""
-    from lingua import Language
-
     return float(_detector().compute_language_confidence(text, Language.WELSH))
 
 
@@ -127,8 +123,6 @@ def warm() -> None:
 
 def words_of(texts: Iterable[str]) -> frozenset[str]:
     """The words of some texts, as the normaliser spells them (tags and placeholders left out)."""
-    from bot.text import normalise
-
     return frozenset(w for t in texts for w in normalise(re.sub(r"<[^>]*>|\{[^}]*\}", " ", t)).split())
 
 

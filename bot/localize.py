@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from types import MappingProxyType
 
+from bot.catalog.schema import Button, Catalog, Escalation, Intent, Response
 from bot.language import in_language
-from bot.model import Button, Catalog, Escalation, Intent, Response
 
 NOTICE = "in_english"  # the response whose translation says an answer is in English
 

@@ -29,9 +29,9 @@ import numpy as np
 
 from bot import model_cache
 from bot.calibration import Calibration, HeldOut, calibrate
+from bot.catalog.schema import Catalog, MatcherSettings
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
-from bot.model import Catalog, MatcherSettings
 from bot.synonyms import Synonyms
 from bot.text import Speller, normalise, sentences, stem
 from bot.wordlist import commonest, english_words

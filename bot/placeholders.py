@@ -7,9 +7,9 @@ import html
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from bot.catalog.schema import OpeningHours
 from bot.hours import hours_text, status_text
 from bot.htmltext import to_plain
-from bot.model import OpeningHours
 
 REPORT_ONLINE_FALLBACK = "report online through your local police force's website"
 

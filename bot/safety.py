@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from bot import model_cache
+from bot.catalog.schema import Catalog, Escalation
 from bot.escalation_model import EscalationModel, Evidence
 from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
-from bot.model import Catalog, Escalation
 from bot.patterns import PatternError, compile_pattern
 from bot.text import Speller, normalise, sentences
 

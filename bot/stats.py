@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from bot.messages import Outcome
+from bot.turns import Outcome
 
 WINDOWS = (7, 30)  # days covered by the report, each ending today
 HTML_TOP_INTENTS = 12  # keeps the Telegram answer well inside one 4096-character message

@@ -32,9 +32,9 @@ from zoneinfo import ZoneInfo
 import aiosqlite
 
 from bot.config import HMAC_SECRET_ENV, Config
-from bot.messages import Outcome
 from bot.redact import redact
 from bot.stats import WINDOWS, StatsReport, build_report, outcome_counts
+from bot.turns import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ FAST = SendPolicy(flood_retries=5, max_flood_wait=10.0, network_retries=4, backo
 @functools.cache
 def default_catalog() -> Any:
     """The shipped catalog, loaded once (it is immutable)."""
-    from bot.catalog import load_catalog
+    from bot.catalog.load import load_catalog
 
     catalog, problems = load_catalog(INTENTS, for_serving=True)
     if catalog is None:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from rapidfuzz.distance import DamerauLevenshtein
 
 from benchmarks import clinc150 as bench
+from bot.catalog.schema import MatcherSettings
 from bot.matcher import Candidate, decide
-from bot.model import MatcherSettings
 
 SENTENCES = [
     "how would you say fly in italian",
@@ -81,7 +81,7 @@ def test_yaml_quote_round_trips_any_text(text: str) -> None:
 
 
 def test_catalog_round_trips_through_load_catalog(tmp_path: Path) -> None:
-    from bot.catalog import load_catalog
+    from bot.catalog.load import load_catalog
 
     plain = [s for s in TRICKY if s.strip() == s and s.isprintable()]
     intents = {"tricky_words": plain, "translate": SENTENCES[:3], "yes": ["yes please"], "no": ["no thanks"]}

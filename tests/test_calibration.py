@@ -7,10 +7,10 @@ import warnings
 from pathlib import Path
 
 from bot.calibration import MIN_OUT_OF_SCOPE, HeldOut, calibrate
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
+from bot.catalog.schema import MatcherSettings
 from bot.check import run_check
 from bot.matcher import Matcher
-from bot.model import MatcherSettings
 
 AUTO = MatcherSettings(auto=frozenset({"threshold", "margin", "suggest"}))
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import CatalogError, load_catalog, require_catalog
-from bot.model import Button, Source
+from bot.catalog.load import load_catalog, require_catalog
+from bot.catalog.problems import CatalogError
+from bot.catalog.schema import Button, Source
 from tests.support.planted import GOOD, unexplained, write
 
 BROKEN = {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import MAX_PROBLEMS_PER_FILE, load_catalog
-from bot.check import check
+from bot.catalog.load import check, load_catalog
+from bot.catalog.problems import MAX_PROBLEMS_PER_FILE
 from tests.support.checking import CLEAN, TODAY, run, write
 
 ROOT = Path(__file__).resolve().parent.parent

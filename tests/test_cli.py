@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.channels.console import chat
 from bot.cli import main
 from bot.engine import Engine

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
+from bot.catalog.schema import Catalog
 from bot.engine import COMMANDS, Engine
 from bot.htmltext import text_length, validate
-from bot.messages import ERASE, NONE_OF_THESE, Incoming, Outcome
-from bot.model import Catalog
+from bot.turns import ERASE, NONE_OF_THESE, Incoming, Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 LONDON = ZoneInfo("Europe/London")
@@ -167,7 +167,7 @@ def test_helpline_hours_open_and_closed(engine: Engine) -> None:
 def test_did_you_mean_offers_choices_and_none_of_these(catalog: Catalog) -> None:
     from dataclasses import replace
 
-    from bot.model import MatcherSettings
+    from bot.catalog.schema import MatcherSettings
 
     # a huge margin makes every match ambiguous, so the choices path is exercised on real content
     eng = Engine(replace(catalog, settings=MatcherSettings(threshold=18, margin=99, suggest=5)))

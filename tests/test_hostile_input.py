@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.channels.console import render
 from bot.engine import BUTTON_LABELS, NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
 from bot.jurisdiction import NATIONS
 from bot.matcher import MAX_WORDS
-from bot.messages import (
+from bot.turns import (
     ERASE,
     INTENT_PREFIX,
     KEEP,

@@ -7,8 +7,8 @@ from types import MappingProxyType
 
 import pytest
 
+from bot.catalog.schema import OpeningHours
 from bot.hours import closes_at, describe_opening, hours_text, next_opening, parse_span, status_text
-from bot.model import OpeningHours
 
 
 def helpline(closed: frozenset[str] = frozenset(), tz: str = "Europe/London") -> OpeningHours:

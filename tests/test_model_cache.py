@@ -11,11 +11,11 @@ import pytest
 
 from bot import language, model_cache
 from bot import matcher as matcher_module
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
+from bot.catalog.schema import Catalog, Escalation
 from bot.check import run_check
 from bot.escalation_model import EscalationModel
 from bot.matcher import Matcher
-from bot.model import Catalog, Escalation
 from bot.safety import Detector
 from tests.support.planted import GOOD, write
 

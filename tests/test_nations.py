@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.config import ConfigError, load_config, parse_config, validate
 from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.jurisdiction import NATIONS, nation_in, only_place, strip_places
-from bot.messages import ERASE, FOLLOW_UP_PREFIX, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
+from bot.turns import ERASE, FOLLOW_UP_PREFIX, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
 from tests.conftest import Running, default_catalog
 from tests.support.planted import GOOD, unexplained, write
 

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import analyse
-from bot.check import check
+from bot.catalog.load import analyse, check
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine
-from bot.messages import FOLLOW_UP_PREFIX, Incoming, Outcome
+from bot.turns import FOLLOW_UP_PREFIX, Incoming, Outcome
 from tests.conftest import default_catalog
 
 

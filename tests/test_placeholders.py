@@ -7,8 +7,8 @@ from types import MappingProxyType
 
 import pytest
 
+from bot.catalog.schema import OpeningHours
 from bot.hours import parse_span
-from bot.model import OpeningHours
 from bot.placeholders import REPORT_ONLINE_FALLBACK, values
 from bot.templates import PlaceholderError, fill, names, scan
 

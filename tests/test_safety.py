@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
+from bot.catalog.schema import Escalation
 from bot.engine import Engine
-from bot.model import Escalation
 from bot.safety import Detector
 
 ROOT = Path(__file__).resolve().parents[1]

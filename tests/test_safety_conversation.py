@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.schema import Catalog
 from bot.conversation import Conversations
 from bot.engine import Engine
-from bot.messages import ERASE, KEEP, Incoming, Outcome
-from bot.model import Catalog
+from bot.turns import ERASE, KEEP, Incoming, Outcome
 from bot.wordlist import commonest
 from tests.conftest import default_catalog
 
@@ -164,7 +164,7 @@ def test_accented_letters_are_not_taken_for_look_alikes() -> None:
 
 
 def _learned_only_catalog() -> Catalog:
-    from bot.model import Escalation, Intent, MatcherSettings
+    from bot.catalog.schema import Escalation, Intent, MatcherSettings
 
     danger = Escalation(
         "emergency", "Emergency", "Call 999 now.",
@@ -236,7 +236,7 @@ def test_emergency_command_with_a_long_text_puts_the_999_answer_first(catalog: C
 
 @pytest.mark.slow
 def test_check_runs_escalation_tests_on_a_catalog_with_no_intents(tmp_path: Path) -> None:
-    from bot.check import load_for_serving
+    from bot.catalog.load import load_for_serving
 
     for name in ("safety.yaml", "responses.yaml"):
         (tmp_path / name).write_text((ROOT / "intents" / name).read_text(encoding="utf-8"), encoding="utf-8")
@@ -249,7 +249,7 @@ def test_check_runs_escalation_tests_on_a_catalog_with_no_intents(tmp_path: Path
 
 
 def test_a_pattern_that_cannot_join_the_others_still_runs_alone() -> None:
-    from bot.model import Escalation
+    from bot.catalog.schema import Escalation
     from bot.safety import Detector
 
     esc = Escalation("emergency", "E", "Call 999.", patterns=(r"\Qzzqx", r"\bhe is here\b"))
@@ -258,7 +258,7 @@ def test_a_pattern_that_cannot_join_the_others_still_runs_alone() -> None:
 
 
 def test_a_tiny_example_set_still_places_the_threshold_between_its_sides() -> None:
-    from bot.model import Escalation
+    from bot.catalog.schema import Escalation
     from bot.safety import Detector
 
     esc = Escalation("emergency", "E", "Call 999.",

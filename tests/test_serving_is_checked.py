@@ -12,13 +12,12 @@ import pytest
 
 import bot.channels.telegram.admin
 import bot.engine
-from bot.catalog import load_catalog
+from bot.catalog.load import check, load_catalog, load_for_serving
 from bot.channels.telegram.admin import AdminTools
-from bot.check import check, load_for_serving
 from bot.config import Config
 from bot.engine import Engine
-from bot.messages import Incoming
 from bot.safety import Detector
+from bot.turns import Incoming
 
 pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
 

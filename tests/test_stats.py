@@ -13,7 +13,6 @@ import pytest
 from bot.cli import stats_command, unmatched_command
 from bot.config import HMAC_SECRET_ENV, Config, PrivacyConfig, StorageConfig
 from bot.htmltext import TELEGRAM_LIMIT, text_length, validate
-from bot.messages import Outcome
 from bot.stats import (
     DayStats,
     StatsReport,
@@ -23,6 +22,7 @@ from bot.stats import (
     render_chart_png,
 )
 from bot.store import Store
+from bot.turns import Outcome
 
 TODAY = date(2026, 6, 15)
 

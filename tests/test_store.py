@@ -16,8 +16,8 @@ import aiosqlite
 import pytest
 
 from bot.config import HMAC_SECRET_ENV, Config, PrivacyConfig, StorageConfig
-from bot.messages import Outcome, Reply
 from bot.store import LATEST, MIGRATIONS, SchemaTooNew, Store, migrate, schema_version
+from bot.turns import Outcome, Reply
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 TODAY = date(2026, 6, 15)

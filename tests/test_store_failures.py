@@ -19,8 +19,8 @@ import pytest
 import bot.store
 from bot.config import HMAC_SECRET_ENV, Config, PrivacyConfig, StorageConfig
 from bot.engine import Engine
-from bot.messages import Incoming, Outcome, Reply
 from bot.store import CALL_SECONDS, Store
+from bot.turns import Incoming, Outcome, Reply
 from tests.support.hostile import disk_full
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
+from bot.catalog.schema import MatcherSettings
 from bot.engine import Engine
 from bot.matcher import NEVER_GUESSED, Candidate, Match, Matcher, _Query, _topic_stems, also, decide
-from bot.messages import INTENT_PREFIX, Incoming
-from bot.model import MatcherSettings
+from bot.turns import INTENT_PREFIX, Incoming
 from tests.support.planted import GOOD, write
 
 S = MatcherSettings(threshold=20, margin=5, suggest=10, max_suggestions=3)

@@ -93,7 +93,7 @@ async def test_intent_files_reload_when_they_change_on_disk(
 
 
 def test_the_watcher_sees_exactly_the_files_the_loader_reads(tmp_path: Path) -> None:
-    from bot.catalog_files import catalog_files
+    from bot.catalog.files import catalog_files
     from bot.channels.telegram.admin import snapshot
 
     (tmp_path / "a.yaml").write_text("intents: []\n")

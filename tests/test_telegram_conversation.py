@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalog.schema import MatcherSettings
 from bot.channels.telegram.logs import configure_logging
 from bot.htmltext import split_html
-from bot.messages import ERASE, NONE_OF_THESE, Incoming
-from bot.model import MatcherSettings
+from bot.turns import ERASE, NONE_OF_THESE, Incoming
 from tests.conftest import Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
 from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say

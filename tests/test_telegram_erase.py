@@ -16,7 +16,7 @@ from bot.channels.telegram import store_queue
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.config import Config
 from bot.engine import Engine
-from bot.messages import ERASE, Incoming, Outcome
+from bot.turns import ERASE, Incoming, Outcome
 from tests.conftest import Running, default_catalog, make_config
 from tests.fake_telegram import FakeTelegram, Fault
 from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say

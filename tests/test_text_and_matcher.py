@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.catalog.schema import Catalog, Intent, MatcherSettings
 from bot.matcher import Candidate, Matcher, decide, explain
-from bot.model import Catalog, Intent, MatcherSettings
 from bot.text import Speller, normalise, sentences, stem
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
+from bot.catalog.load import load_catalog
 from bot.engine import Engine
 from bot.language import ENGLISH, WELSH, detect
-from bot.messages import LANGUAGE_PREFIX, Incoming, Outcome
 from bot.text import normalise
+from bot.turns import LANGUAGE_PREFIX, Incoming, Outcome
 from tests.conftest import default_catalog
 
 DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.tsv"

@@ -10,10 +10,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import catalog as catalog_mod
-from bot import yamlsrc
-from bot.catalog import load_catalog
-from bot.yamlsrc import YMap, YScalar, YSeq, decode, load_file, parse_text
+from bot.catalog import entries, read
+from bot.catalog.load import analyse, load_catalog
+from bot.catalog.problems import MAX_PROBLEMS_PER_FILE
+from bot.catalog.read import YMap, YScalar, YSeq, decode, load_file, parse_text
 from tests.support.hostile import billion_laughs
 
 VALID_INTENT = textwrap.dedent("""\
@@ -30,9 +30,9 @@ def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "libyaml":
         if not yaml.__with_libyaml__:
             pytest.skip("libyaml not available")
-        monkeypatch.setattr(yamlsrc, "_Parser", yaml.CSafeLoader)
+        monkeypatch.setattr(read, "_Parser", yaml.CSafeLoader)
     else:
-        monkeypatch.setattr(yamlsrc, "_Parser", yaml.SafeLoader)
+        monkeypatch.setattr(read, "_Parser", yaml.SafeLoader)
     return str(request.param)
 
 
@@ -76,7 +76,7 @@ def test_ten_thousand_deep_nesting_is_refused(parser: str, text: str) -> None:
 
 
 def test_nesting_up_to_the_limit_loads(parser: str) -> None:
-    depth = yamlsrc.MAX_DEPTH
+    depth = read.MAX_DEPTH
     root, problems = parse_text("[" * depth + "x" + "]" * depth)
     assert problems == [] and isinstance(root, YSeq)
 
@@ -109,7 +109,7 @@ def test_huge_file_is_refused_without_parsing(tmp_path: Path, monkeypatch: pytes
     path = tmp_path / "huge.yaml"
     with path.open("wb") as fh:  # 50 MiB, sparse on most file systems
         fh.truncate(50 * 1024 * 1024)
-    monkeypatch.setattr(yamlsrc, "parse_text", lambda text: pytest.fail("a huge file must not be parsed"))
+    monkeypatch.setattr(read, "parse_text", lambda text: pytest.fail("a huge file must not be parsed"))
     root, problems = load_file(path)
     assert root is None
     assert "52,428,800 bytes" in problems[0].message and (problems[0].line, problems[0].col) == (1, 1)
@@ -124,11 +124,11 @@ def test_huge_file_in_a_catalog_is_an_error_with_its_name(tmp_path: Path) -> Non
     errors = [p for p in problems if p.is_error]
     assert len(errors) == 1 and errors[0].source.file == str(tmp_path / "huge.yaml")
     assert errors[0].source.line == 1 and "52,428,800 bytes" in errors[0].message
-    assert [i.id for i in catalog_mod.analyse(tmp_path).catalog.intents] == ["greeting"]  # ok.yaml still read
+    assert [i.id for i in analyse(tmp_path).catalog.intents] == ["greeting"]  # ok.yaml still read
 
 
 def test_total_size_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(catalog_mod, "MAX_TOTAL_BYTES", 2 * len(VALID_INTENT) + 10)
+    monkeypatch.setattr(entries, "MAX_TOTAL_BYTES", 2 * len(VALID_INTENT) + 10)
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.yaml").write_text(VALID_INTENT.replace("greeting", f"greeting_{name}"))
     catalog, problems = load_catalog(tmp_path)
@@ -236,13 +236,13 @@ def test_a_file_of_endless_problems_is_cut_short(tmp_path: Path) -> None:
     catalog, problems = load_catalog(tmp_path)
     assert catalog is None
     in_file = [p for p in problems if p.source.file == str(tmp_path / "many.yaml")]
-    assert len(in_file) == catalog_mod.MAX_PROBLEMS_PER_FILE + 1
+    assert len(in_file) == MAX_PROBLEMS_PER_FILE + 1
     summary = [p for p in in_file if "more in this file, not listed" in p.message]
     assert len(summary) == 1 and summary[0].is_error
 
 
-_KEYS = sorted({*catalog_mod.TOP_KEYS, *catalog_mod.INTENT_KEYS, *catalog_mod.ESCALATION_KEYS,
-                *catalog_mod.HOURS_KEYS, *catalog_mod.BUTTON_KEYS, *catalog_mod.SETTINGS_KEYS,
+_KEYS = sorted({*entries.TOP_KEYS, *entries.INTENT_KEYS, *entries.ESCALATION_KEYS,
+                *entries.HOURS_KEYS, *entries.BUTTON_KEYS, *entries.SETTINGS_KEYS,
                 "fallback", "none_of_these", "monday", "friday"})
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 200), st.floats(allow_nan=False, allow_infinity=False),
@@ -257,7 +257,7 @@ _documents = st.recursive(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(catalog_mod.TOP_KEYS), _documents, max_size=4))
+@given(st.dictionaries(st.sampled_from(entries.TOP_KEYS), _documents, max_size=4))
 def test_catalog_loader_never_crashes_on_odd_structures(
     tmp_path_factory: pytest.TempPathFactory, document: dict[str, object]
 ) -> None:

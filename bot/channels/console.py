@@ -13,7 +13,7 @@ from typing import TextIO
 
 from bot.engine import Engine
 from bot.htmltext import to_plain
-from bot.messages import Incoming, Outcome, ReplyButton
+from bot.turns import Incoming, Outcome, ReplyButton
 
 CONSOLE_CHAT = "console"  # the one conversation a terminal holds
 BANNER = "Type a message, or a button's number to press it. Ctrl-D (or /quit) to leave."

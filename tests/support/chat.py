@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.htmltext import to_plain
-from bot.messages import Incoming
+from bot.turns import Incoming
 from tests.conftest import Running
 
 EMERGENCY = "he is outside my house right now"

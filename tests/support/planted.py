@@ -6,7 +6,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from bot.catalog import Problem
+from bot.catalog.problems import Problem
 
 GOOD = {
     "main.yaml": """\

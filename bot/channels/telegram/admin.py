@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot import assembly, stats
-from bot.catalog_files import catalog_files
+from bot.catalog.files import catalog_files
 from bot.config import Config
 from bot.engine import build
 from bot.htmltext import escape

@@ -43,8 +43,8 @@ from bot.channels.telegram.send import (
 from bot.channels.telegram.store_queue import StoreQueue, ask_store
 from bot.config import Config
 from bot.engine import COMMAND_DESCRIPTIONS, Checked, last_resort
-from bot.messages import ERASE, Incoming, Outcome, Reply
 from bot.store import Store
+from bot.turns import ERASE, Incoming, Outcome, Reply
 
 log = logging.getLogger(__name__)
 AnyApp = Application[Any, Any, Any, Any, Any, Any]

@@ -25,7 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import BaseRateLimiter
 
 from bot.htmltext import TELEGRAM_LIMIT, escape, split_html, tg_len, to_plain
-from bot.messages import Reply, ReplyButton
+from bot.turns import Reply, ReplyButton
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
-"""Immutable catalog objects shared by the loader, the matcher, safety and the engine.
+"""The catalog schema: the immutable objects the loader builds and the matcher, safety and the engine read.
 
-Everything here is plain data: loading and validation live in ``catalog.py``; nothing in this
+Everything here is plain data: reading and checking live beside it in bot/catalog/; nothing in this
 module knows about YAML, Telegram or matching.
 """
 

@@ -1,4 +1,7 @@
-"""What flows into and out of the engine: channel-free messages and replies."""
+"""One turn of a chat, free of any channel: the message in (Incoming), what the engine does (Outcome, Reply).
+
+Also the callback data its buttons carry. Channels (console, Telegram) translate to and from these.
+"""
 
 from __future__ import annotations
 
