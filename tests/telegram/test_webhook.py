@@ -17,13 +17,13 @@ import aiohttp
 import pytest
 from telegram import Update
 
-from benchmarks.load import TEXTS, Bot, Load, answers, engine_for, plan_for, tally, tally_after_restart
 from bot.channels.telegram.app import make_webhook, set_webhook
 from bot.channels.telegram.delivery_log import AnsweredLog
 from bot.channels.telegram.webhook import Receiver, WebhookServer
-from tests.conftest import Running, make_config
-from tests.fake_telegram import FakeTelegram, Fault
 from tests.support.chat import EMERGENCY, QUESTION, expected
+from tests.support.fake_telegram import FakeTelegram, Fault
+from tests.support.load import TEXTS, Bot, Load, answers, engine_for, plan_for, tally, tally_after_restart
+from tests.support.running import Running, make_config
 
 SECRET = "hook-Secret_1"
 HOOK = {"mode": "webhook", "url": "https://bot.example.org/tg/hook", "secret_token": SECRET, "listen": "127.0.0.1"}

@@ -13,7 +13,7 @@ from bot.catalog import MAX_PROBLEMS_PER_FILE, load_catalog
 from bot.check import check
 from tests.support.checking import CLEAN, TODAY, run, write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 SUMMARY = re.compile(

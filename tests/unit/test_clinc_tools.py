@@ -1,4 +1,4 @@
-"""The pure pieces of benchmarks/clinc150.py: typo generator, YAML writer, metrics and tuning."""
+"""What benchmarks/clinc150.py measures with (tests/support/clinc.py): typos, YAML writer, metrics, tuning."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz.distance import DamerauLevenshtein
 
-from benchmarks import clinc150 as bench
 from bot.matcher import Candidate, decide
 from bot.model import MatcherSettings
+from tests.support import clinc
 
 SENTENCES = [
     "how would you say fly in italian",
@@ -32,23 +32,23 @@ TRICKY = ["yes", "no", "on", "off", "null", "~", "1.5", "0x1F", "#hash", ": colo
 
 def test_typos_are_seeded_and_deterministic() -> None:
     pairs = [(s, "label") for s in SENTENCES * 5]
-    assert bench.typo_copy(pairs, seed=3) == bench.typo_copy(pairs, seed=3)
-    assert bench.typo_copy(pairs, seed=3) != bench.typo_copy(pairs, seed=4)
-    assert [label for _, label in bench.typo_copy(pairs, seed=3)] == ["label"] * len(pairs)
+    assert clinc.typo_copy(pairs, seed=3) == clinc.typo_copy(pairs, seed=3)
+    assert clinc.typo_copy(pairs, seed=3) != clinc.typo_copy(pairs, seed=4)
+    assert [label for _, label in clinc.typo_copy(pairs, seed=3)] == ["label"] * len(pairs)
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_typos_make_one_or_two_edits(seed: int) -> None:
     rng = random.Random(seed)
     for text in SENTENCES:
-        out = bench.typo(text, rng)
+        out = clinc.typo(text, rng)
         assert 1 <= DamerauLevenshtein.distance(text, out) <= 2, (text, out)
-        assert DamerauLevenshtein.distance(text, bench.typo(text, rng, edits=1)) == 1
+        assert DamerauLevenshtein.distance(text, clinc.typo(text, rng, edits=1)) == 1
 
 
 @given(st.text(max_size=30), st.integers(0, 2**32))
 def test_typos_never_empty_a_message(text: str, seed: int) -> None:
-    out = bench.typo(text, random.Random(seed))
+    out = clinc.typo(text, random.Random(seed))
     if any(ch.isalpha() for ch in text):
         assert out.strip() and out != text
         assert DamerauLevenshtein.distance(text, out) <= 2
@@ -59,12 +59,12 @@ def test_typos_never_empty_a_message(text: str, seed: int) -> None:
 def test_typos_touch_only_letters() -> None:
     rng = random.Random(0)
     for _ in range(200):
-        out = bench.typo("12 ab ?!", rng)
+        out = clinc.typo("12 ab ?!", rng)
         assert [c for c in out if not c.isalpha()] == list("12  ?!")
 
 
 def test_keyboard_neighbours_are_the_adjacent_keys() -> None:
-    near = bench.KEYBOARD_NEIGHBOURS
+    near = clinc.KEYBOARD_NEIGHBOURS
     assert set(near["g"]) == set("ftyhvb")
     assert set(near["q"]) == set("wa")
     assert all(ch in near[other] for ch, keys in near.items() for other in keys)  # symmetric
@@ -72,12 +72,12 @@ def test_keyboard_neighbours_are_the_adjacent_keys() -> None:
 
 @pytest.mark.parametrize("text", TRICKY)
 def test_yaml_quote_round_trips(text: str) -> None:
-    assert yaml.safe_load(f"k: {bench.yaml_quote(text)}") == {"k": text}
+    assert yaml.safe_load(f"k: {clinc.yaml_quote(text)}") == {"k": text}
 
 
 @given(st.text(max_size=40))
 def test_yaml_quote_round_trips_any_text(text: str) -> None:
-    assert yaml.safe_load(f"- {bench.yaml_quote(text)}") == [text]
+    assert yaml.safe_load(f"- {clinc.yaml_quote(text)}") == [text]
 
 
 def test_catalog_round_trips_through_load_catalog(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ def test_catalog_round_trips_through_load_catalog(tmp_path: Path) -> None:
     plain = [s for s in TRICKY if s.strip() == s and s.isprintable()]
     intents = {"tricky_words": plain, "translate": SENTENCES[:3], "yes": ["yes please"], "no": ["no thanks"]}
     settings = MatcherSettings(threshold=61.5, margin=2.25, suggest=40.0, max_suggestions=3)
-    bench.write_catalog(tmp_path, intents, settings=settings, out_of_scope=["how do i report a lost dog"])
+    clinc.write_catalog(tmp_path, intents, settings=settings, out_of_scope=["how do i report a lost dog"])
     catalog, problems = load_catalog(tmp_path)
     assert catalog is not None, [str(p) for p in problems]
     assert [p for p in problems if p.severity == "error"] == []
@@ -100,18 +100,18 @@ def test_perturbed_copies_are_distinct_and_keep_labels() -> None:
     def key(text: str) -> str:
         return " ".join("".join(c for c in text.lower() if c.isalnum() or c == " ").split())
 
-    out = bench.perturbed_copies(pairs, copies=10, seed=1, key=key)
+    out = clinc.perturbed_copies(pairs, copies=10, seed=1, key=key)
     assert len(out) == 10 * len(pairs)
     assert len({key(t) for t, _ in out}) == len(out)
     assert out[: len(pairs)] == pairs
     assert [label for _, label in out] == [label for _, label in pairs] * 10
-    assert out == bench.perturbed_copies(pairs, copies=10, seed=1, key=key)
+    assert out == clinc.perturbed_copies(pairs, copies=10, seed=1, key=key)
 
 
 def test_scores_on_a_hand_computed_case() -> None:
     golds = ["a", "a", "b", "oos", "oos"]
     preds = ["a", "b", None, None, "b"]
-    s = bench.score(golds, preds)
+    s = clinc.score(golds, preds)
     assert s.in_scope_accuracy == pytest.approx(1 / 3)
     assert s.oos_recall == pytest.approx(1 / 2)
     assert s.balanced == pytest.approx(5 / 12)
@@ -124,7 +124,7 @@ def test_scores_on_a_hand_computed_case() -> None:
 
 
 def test_percentiles_in_milliseconds() -> None:
-    p = bench.percentiles([1_000_000] * 99 + [9_000_000])
+    p = clinc.percentiles([1_000_000] * 99 + [9_000_000])
     assert p["p50_ms"] == pytest.approx(1.0)
     assert p["max_ms"] == pytest.approx(9.0)
     assert p["n"] == 100
@@ -134,11 +134,11 @@ def test_tune_threshold_rejects_below_the_best_cut() -> None:
     scores = [0.9, 0.8, 0.3, 0.2, 0.5]
     labels = ["a", "b", "a", "b", "a"]
     golds = ["a", "b", "oos", "oos", "b"]
-    t = bench.tune_threshold(scores, labels, golds)
+    t = clinc.tune_threshold(scores, labels, golds)
     # any cut in (0.3, 0.8] keeps both right answers and rejects both out-of-scope messages (the last
     # message is wrong either way); ties go to the lowest such cut
     assert 0.3 < t <= 0.5
-    assert bench.anchor_predict(list(zip(labels, scores, strict=True)), t) == ["a", "b", "oos", "oos", "a"]
+    assert clinc.anchor_predict(list(zip(labels, scores, strict=True)), t) == ["a", "b", "oos", "oos", "a"]
 
 
 def test_tune_decision_finds_the_separating_pair() -> None:
@@ -152,7 +152,7 @@ def test_tune_decision_finds_the_separating_pair() -> None:
         [c("b", 40.0)],
     ]
     golds = ["a", "b", "oos", "oos"]
-    chosen, info = bench.tune_decision(cands, golds, decide, MatcherSettings())
+    chosen, info = clinc.tune_decision(cands, golds, decide, MatcherSettings())
     assert info["val_balanced"] == 1.0
     assert 55.0 < chosen.threshold <= 60.0
     assert chosen.margin <= 2.0
@@ -171,6 +171,6 @@ def test_ceiling_is_the_best_in_scope_accuracy_any_pair_allows_above_the_floor()
     ]
     golds = ["a", "b", "oos", "oos"]
     # accepting from 50 up: in-scope 1.0, OOS recall 0.5; from 60 up: 0.5 / 0.5; above 60: 0.5 / 1.0
-    assert bench.ceiling(cands, golds, floor=0.75) == {
+    assert clinc.ceiling(cands, golds, floor=0.75) == {
         "balanced": 0.75, "in_scope_accuracy": 1.0, "oos_recall": 0.5, "floor": 0.75}
-    assert bench.ceiling(cands, golds, floor=0.8)["in_scope_accuracy"] is None
+    assert clinc.ceiling(cands, golds, floor=0.8)["in_scope_accuracy"] is None

@@ -18,9 +18,9 @@ from bot.engine import Engine
 from bot.language import ENGLISH, WELSH, detect
 from bot.messages import LANGUAGE_PREFIX, Incoming, Outcome
 from bot.text import normalise
-from tests.conftest import default_catalog
+from tests.support.default import default_catalog
 
-DEV = Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev.tsv"
+DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.tsv"
 LIVE_FEAR_FREE = "0808 80 10 800"
 
 

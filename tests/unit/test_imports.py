@@ -1,11 +1,11 @@
-"""The bot's modules import each other in one direction: no cycle, even through a function-level import."""
+"""Imports go one way: no cycle among the bot's modules, and no test imports a benchmark or another test."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-BOT = Path(__file__).resolve().parent.parent / "bot"
+BOT = Path(__file__).resolve().parents[2] / "bot"
 
 
 def _module(path: Path) -> str:
@@ -90,14 +90,39 @@ def test_function_level_imports_are_seen(tmp_path: Path) -> None:
     assert imports(f, "bot.x", known) == {"bot.store", "bot.stats", "bot.text"}
 
 
-def test_no_test_module_imports_another() -> None:
-    # shared helpers live in tests/support, so a test module can be moved or deleted on its own
-    tests = Path(__file__).resolve().parent
-    offenders = []
-    for path in sorted(tests.glob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            offenders += [f"{path.name}: {n}" for n in names if n.startswith("tests.test_")]
+def forbidden_imports(path: Path) -> list[str]:
+    """What a test file imports that it must not: a benchmark, a test module or the conftest."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = "tests" if node.level else node.module or ""  # a relative import stays inside tests/
+            found += [base, *(f"{base}.{a.name}" for a in node.names)]
+
+    def bad(name: str) -> bool:
+        parts = name.split(".")
+        return parts[0] == "benchmarks" or (parts[0] == "tests" and any(
+            p.startswith("test_") or p == "conftest" for p in parts))
+
+    return sorted({name for name in found if bad(name)})
+
+
+def test_no_test_imports_a_benchmark_or_another_test_module() -> None:
+    # shared helpers live in tests/support, so a test module can be moved or deleted on its own;
+    # benchmarks may use tests/support, never the other way round
+    tests = Path(__file__).resolve().parents[1]
+    offenders = [f"{path.relative_to(tests)}: {name}" for path in sorted(tests.rglob("*.py"))
+                 for name in forbidden_imports(path)]
     assert not offenders, offenders
+
+
+def test_the_forbidden_import_finder_finds_each_kind(tmp_path: Path) -> None:
+    f = tmp_path / "test_x.py"
+    f.write_text("import benchmarks.load\nfrom benchmarks import clinc150\nfrom tests.unit import test_cli\n"
+                 "from tests.conftest import x\nfrom . import test_y\n"
+                 "def g():\n    import tests.telegram.test_run\n"
+                 "from tests.support.default import default_engine\nimport bot.engine\n")
+    assert forbidden_imports(f) == ["benchmarks", "benchmarks.clinc150", "benchmarks.load", "tests.conftest",
+                                    "tests.conftest.x", "tests.telegram.test_run", "tests.test_y",
+                                    "tests.unit.test_cli"]

@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.engine import Engine
 from bot.evaluate import evaluate, read_tsv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT.parent / "shared" / "eval" / "dev.tsv"
 
 

@@ -19,8 +19,9 @@ from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.jurisdiction import NATIONS, nation_in, only_place, strip_places
 from bot.messages import ERASE, FOLLOW_UP_PREFIX, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
-from tests.conftest import Running, default_catalog
+from tests.support.default import default_catalog
 from tests.support.planted import GOOD, unexplained, write
+from tests.support.running import Running
 
 # A Tuesday night: the National Stalking Helpline is closed, so its status gives the 24/7 lines.
 NIGHT = datetime(2026, 12, 1, 23, 30, tzinfo=timezone.utc)

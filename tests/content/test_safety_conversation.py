@@ -11,9 +11,9 @@ from bot.engine import Engine
 from bot.messages import ERASE, KEEP, Incoming, Outcome
 from bot.model import Catalog
 from bot.wordlist import commonest
-from tests.conftest import default_catalog
+from tests.support.default import default_catalog
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,11 @@ import pytest
 
 import bot.stats
 from bot.htmltext import to_plain
-from tests.conftest import INTENTS, Running, make_config
-from tests.fake_telegram import FakeTelegram
 from tests.support.admin import ADMIN
 from tests.support.chat import QUESTION, expected, say
+from tests.support.default import INTENTS
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.running import Running, make_config
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -16,9 +16,9 @@ import pytest
 
 from bot.channels.telegram.app import run
 from bot.config import TOKEN_ENV, WEBHOOK_SECRET_ENV, load_config
-from tests.conftest import INTENTS, REPO
-from tests.fake_telegram import FakeTelegram
 from tests.support.chat import EMERGENCY
+from tests.support.default import INTENTS, REPO
+from tests.support.fake_telegram import FakeTelegram
 
 pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
 

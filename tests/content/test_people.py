@@ -13,7 +13,7 @@ from bot.check import check
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine
 from bot.messages import FOLLOW_UP_PREFIX, Incoming, Outcome
-from tests.conftest import default_catalog
+from tests.support.default import default_catalog
 
 
 def _engine(config: Config | None = None) -> Engine:

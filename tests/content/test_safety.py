@@ -11,7 +11,7 @@ from bot.engine import Engine
 from bot.model import Escalation
 from bot.safety import Detector
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 EMERGENCY = [
     "he is outside my house right now",

@@ -8,7 +8,7 @@ import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
 
-from tests.fake_telegram import FakeTelegram, Fault, HtmlError, parse_html
+from tests.support.fake_telegram import FakeTelegram, Fault, HtmlError, parse_html
 
 
 @pytest.mark.parametrize(

@@ -328,7 +328,7 @@ def test_require_catalog_raises_with_every_problem(tmp_path: Path) -> None:
 
 
 def test_default_catalog_loads_for_serving() -> None:
-    intents = Path(__file__).resolve().parent.parent / "intents"
+    intents = Path(__file__).resolve().parents[2] / "intents"
     if not intents.is_dir():
         pytest.skip("no default catalog")
     catalog, problems = load_catalog(intents, for_serving=True)

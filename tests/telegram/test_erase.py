@@ -17,10 +17,11 @@ from bot.channels.telegram.handlers import TelegramChannel
 from bot.config import Config
 from bot.engine import Engine
 from bot.messages import ERASE, Incoming, Outcome
-from tests.conftest import Running, default_catalog, make_config
-from tests.fake_telegram import FakeTelegram, Fault
 from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say
+from tests.support.default import default_catalog
+from tests.support.fake_telegram import FakeTelegram, Fault
 from tests.support.hostile import disk_full
+from tests.support.running import Running, make_config
 
 
 async def chat_with(running: Running, chat: int) -> None:

@@ -136,7 +136,7 @@ def test_duplicate_example_across_intents_is_not_an_exact_match() -> None:
 
 
 def test_batches_score_exactly_like_single_messages() -> None:
-    from tests.conftest import default_catalog
+    from tests.support.default import default_catalog
 
     matcher = Matcher(default_catalog())
     assert matcher.examples.head.shape[0] > 0  # common words take the dense path in big batches

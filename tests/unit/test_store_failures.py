@@ -215,7 +215,7 @@ MESSAGES = [EMERGENCY, "how do i report stalking", f"my name is {SECRET_WORDS[0]
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    from tests.conftest import default_catalog
+    from tests.support.default import default_catalog
 
     return Engine(default_catalog(), service=Config().placeholders())
 

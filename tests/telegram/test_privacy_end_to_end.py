@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.channels.telegram.logs import configure_logging
-from tests.conftest import Running, make_config
-from tests.fake_telegram import FakeTelegram
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.running import Running, make_config
 
 PLANTED = ["Quizzleborp", "Flambastic", "Xyloquent", "Snorkelwick", "Vantablorg"]
 MESSAGES = [

@@ -22,7 +22,7 @@ from bot.safety import Detector
 
 pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def copy_intents(tmp_path: Path) -> Path:

@@ -16,7 +16,7 @@ from bot.htmltext import text_length, validate
 from bot.messages import ERASE, NONE_OF_THESE, Incoming, Outcome
 from bot.model import Catalog
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
 CONTRACT_IDS = (
     "greeting", "menu", "signs_of_stalking", "how_to_report", "after_reporting", "helpline",

@@ -15,7 +15,7 @@ from telegram.ext import Defaults
 from bot.channels.telegram.send import ChatGone, SendPolicy, delete_all, keyboard, send_reply
 from bot.htmltext import text_length
 from bot.messages import Reply, ReplyButton
-from tests.fake_telegram import FakeTelegram, Fault
+from tests.support.fake_telegram import FakeTelegram, Fault
 
 FAST = SendPolicy(backoff=0.01)
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_with_config(config: Path) -> subprocess.CompletedProcess[str]:

@@ -38,7 +38,7 @@ from bot.messages import (
     ReplyButton,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A fixed moment, so opening-hours lines render the same in every reply and in the reference set.
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
 LONG = 100_000

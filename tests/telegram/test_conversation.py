@@ -18,9 +18,10 @@ from bot.channels.telegram.logs import configure_logging
 from bot.htmltext import split_html
 from bot.messages import ERASE, NONE_OF_THESE, Incoming
 from bot.model import MatcherSettings
-from tests.conftest import Running, default_catalog, make_config
-from tests.fake_telegram import FakeTelegram, Fault
 from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say
+from tests.support.default import default_catalog
+from tests.support.fake_telegram import FakeTelegram, Fault
+from tests.support.running import Running, make_config
 
 
 async def test_start_publishes_commands_and_answers_with_html_and_buttons(running: Running) -> None:

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.load import (
-    ADMIN,
+from bot.channels.telegram.app import make_poller
+from bot.channels.telegram.delivery_log import AnsweredLog
+from bot.engine import Engine
+from tests.support.admin import ADMIN
+from tests.support.chat import EMERGENCY, QUESTION, expected, plain
+from tests.support.default import INTENTS, default_catalog
+from tests.support.fake_telegram import FakeTelegram, Fault
+from tests.support.load import (
     TEXTS,
     Bot,
     Load,
@@ -25,15 +31,10 @@ from benchmarks.load import (
     tally,
     tally_after_restart,
 )
-from benchmarks.load import (
+from tests.support.load import (
     missed_line as missed_text,
 )
-from bot.channels.telegram.app import make_poller
-from bot.channels.telegram.delivery_log import AnsweredLog
-from bot.engine import Engine
-from tests.conftest import INTENTS, Running, default_catalog, make_config
-from tests.fake_telegram import FakeTelegram, Fault
-from tests.support.chat import EMERGENCY, QUESTION, expected, plain
+from tests.support.running import Running, make_config
 
 
 def want_for(running: Running) -> dict[str, list[str]]:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Running, make_config
-from tests.fake_telegram import FakeTelegram
 from tests.support.admin import ADMIN
 from tests.support.chat import QUESTION, expected, say
+from tests.support.fake_telegram import FakeTelegram
 from tests.support.hostile import billion_laughs
+from tests.support.running import Running, make_config
 
 
 def write_bomb(path: Path) -> str:
