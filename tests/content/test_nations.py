@@ -19,7 +19,7 @@ from bot.engine import Engine
 from bot.htmltext import to_plain
 from bot.jurisdiction import NATIONS, nation_in, only_place, strip_places
 from bot.messages import ERASE, FOLLOW_UP_PREFIX, NATION_PREFIX, NONE_OF_THESE, WHERE_PREFIX, Incoming, Outcome
-from tests.support.default import default_catalog
+from tests.support.default import default_catalog, default_engine
 from tests.support.planted import GOOD, unexplained, write
 from tests.support.running import Running
 
@@ -73,7 +73,7 @@ CASES: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine(default_catalog())
+    return default_engine()
 
 
 def text_of(outcome: Outcome) -> str:
@@ -236,8 +236,8 @@ def test_forged_nation_buttons_are_harmless(engine: Engine, data: str) -> None:
 
 
 def test_the_operators_jurisdiction_is_the_default() -> None:
-    engine = Engine(default_catalog(), {**parse_config({}).placeholders(), "jurisdiction": "northern_ireland"},
-                    conversations=Conversations())
+    engine = default_engine({**parse_config({}).placeholders(), "jurisdiction": "northern_ireland"},
+                            conversations=Conversations())
     outcome = say(engine, 700, ORDERS)
     assert "19 October 2023" in text_of(outcome)
     say(engine, 700, "actually im in dundee")

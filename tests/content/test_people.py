@@ -13,11 +13,11 @@ from bot.check import check
 from bot.config import Config, ConfigError, load_config
 from bot.engine import Engine
 from bot.messages import FOLLOW_UP_PREFIX, Incoming, Outcome
-from tests.support.default import default_catalog
+from tests.support.default import default_catalog, default_engine
 
 
 def _engine(config: Config | None = None) -> Engine:
-    return Engine(default_catalog(), (config or Config()).placeholders())
+    return default_engine((config or Config()).placeholders())
 
 
 def _talk(engine: Engine, *lines: str, chat: int = 7) -> list[Outcome]:

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from bot.catalog import load_catalog
-from bot.engine import Engine
 from bot.model import Escalation
 from bot.safety import Detector
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.default import default_snapshot
 
 EMERGENCY = [
     "he is outside my house right now",
@@ -358,9 +353,7 @@ NOT_ESCALATION = [
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    catalog, problems = load_catalog(ROOT / "intents", for_serving=True)
-    assert catalog is not None, problems
-    return Engine(catalog)._snap.detector
+    return default_snapshot().detector
 
 
 def _fired(detector: Detector, text: str) -> set[str]:

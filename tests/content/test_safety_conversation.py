@@ -11,7 +11,7 @@ from bot.engine import Engine
 from bot.messages import ERASE, KEEP, Incoming, Outcome
 from bot.model import Catalog
 from bot.wordlist import commonest
-from tests.support.default import default_catalog
+from tests.support.default import default_catalog, default_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,8 +22,8 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def engine(catalog: Catalog) -> Engine:
-    return Engine(catalog)
+def engine() -> Engine:
+    return default_engine()
 
 
 def first(outcome: Outcome) -> tuple[str, str | None]:
@@ -33,7 +33,7 @@ def first(outcome: Outcome) -> tuple[str, str | None]:
 
 
 def test_one_chat_through_every_case_a_new_user_tried(catalog: Catalog) -> None:
-    engine = Engine(catalog)
+    engine = default_engine()
 
     def say(text: str) -> Outcome:
         outcome = engine.respond(Incoming(text=text, chat=7))
@@ -78,7 +78,7 @@ def test_a_confident_reported_threat_still_follows_the_escalation(engine: Engine
 
 
 def test_typed_erase_asks_once_and_only_the_yes_button_erases(catalog: Catalog) -> None:
-    engine = Engine(catalog)
+    engine = default_engine()
     asked = engine.respond(Incoming(text="please erase this chat", chat=1))
     assert not asked.erase
     assert [b.data for b in asked.replies[0].buttons] == [ERASE, KEEP]
@@ -97,7 +97,7 @@ def test_did_you_mean_never_guesses_erase_or_goodbye_and_carries_999(engine: Eng
 
 
 def test_erase_forgets_the_danger_of_that_chat_only(catalog: Catalog) -> None:
-    engine = Engine(catalog)
+    engine = default_engine()
     for chat in (1, 2):
         engine.respond(Incoming(text="he is outside my house", chat=chat))
     engine.respond(Incoming(text="/erase", chat=1))
@@ -129,7 +129,7 @@ def test_conversations_forget_danger_after_its_window_and_a_chat_after_quiet() -
 
 
 def test_state_holds_no_text(catalog: Catalog) -> None:
-    engine = Engine(catalog)
+    engine = default_engine()
     engine.respond(Incoming(text="zorblatt is outside my house", chat=9))
     state = engine.conversations.get(9)
     assert "zorblatt" not in repr(state)
@@ -214,7 +214,7 @@ def test_privacy_says_how_long_danger_is_remembered_for_the_settings_in_force(ca
     from bot.config import Config, ConversationConfig
 
     config = Config(conversation=ConversationConfig(danger_minutes=45, quiet_minutes=60))
-    html = Engine(catalog, config.placeholders()).respond(Incoming(text="/privacy")).replies[-1].html
+    html = default_engine(config.placeholders()).respond(Incoming(text="/privacy")).replies[-1].html
     assert "for 45 minutes, in memory only" in html
 
 
@@ -228,7 +228,7 @@ def test_a_time_marker_frames_its_own_clause_only(engine: Engine, text: str) -> 
 
 
 def test_emergency_command_with_a_long_text_puts_the_999_answer_first(catalog: Catalog) -> None:
-    engine = Engine(catalog)
+    engine = default_engine()
     out = engine.respond(Incoming(text="/emergency " + "blah " * 450, chat=3))
     assert out.replies[0].ref == "emergency" and "emergency" in out.escalations
     assert engine.conversations.danger(3) == "emergency"

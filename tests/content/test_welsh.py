@@ -18,7 +18,7 @@ from bot.engine import Engine
 from bot.language import ENGLISH, WELSH, detect
 from bot.messages import LANGUAGE_PREFIX, Incoming, Outcome
 from bot.text import normalise
-from tests.support.default import default_catalog
+from tests.support.default import default_catalog, default_engine
 
 DEV = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.tsv"
 LIVE_FEAR_FREE = "0808 80 10 800"
@@ -26,7 +26,7 @@ LIVE_FEAR_FREE = "0808 80 10 800"
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return Engine(default_catalog())
+    return default_engine()
 
 
 def say(engine: Engine, text: str, chat: int) -> Outcome:
@@ -88,7 +88,7 @@ def test_an_english_answer_in_a_welsh_chat_carries_the_welsh_notice_line(engine:
     assert out.intent == "keep_evidence"
     notice, _, answer = out.replies[0].html.partition("\n\n")
     assert "Saesneg" in notice and LIVE_FEAR_FREE in notice
-    english = Engine(default_catalog()).respond(Incoming(button="i:keep_evidence")).replies[0].html
+    english = default_engine().respond(Incoming(button="i:keep_evidence")).replies[0].html
     assert answer == english
 
 

@@ -15,10 +15,9 @@ import bot.store
 from bot.channels.telegram import store_queue
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.config import Config
-from bot.engine import Engine
 from bot.messages import ERASE, Incoming, Outcome
 from tests.support.chat import EMERGENCY, QUESTION, expected, plain, say
-from tests.support.default import default_catalog
+from tests.support.default import default_engine
 from tests.support.fake_telegram import FakeTelegram, Fault
 from tests.support.hostile import disk_full
 from tests.support.running import Running, make_config
@@ -306,7 +305,7 @@ class RecordingStore(HangingStore):
 
 async def test_writes_queued_before_an_erase_do_not_bring_the_chat_back(fake: FakeTelegram, tmp_path: Path) -> None:
     store = RecordingStore()
-    channel = TelegramChannel(Engine(default_catalog()), make_config(fake, tmp_path), store)
+    channel = TelegramChannel(default_engine(), make_config(fake, tmp_path), store)
     when = datetime.now(timezone.utc)
     outcome = Outcome((), intent="x")
     channel._after(42, 42, outcome, [7, 8], when, "hi", incoming=(6, when))  # queued, not yet written

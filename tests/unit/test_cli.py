@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import load_catalog
 from bot.channels.console import chat
 from bot.cli import main
 from bot.engine import Engine
 from bot.evaluate import evaluate, read_tsv
+from tests.support.default import default_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV = ROOT.parent / "shared" / "eval" / "dev.tsv"
@@ -28,9 +28,7 @@ def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    catalog, problems = load_catalog(ROOT / "intents", for_serving=True)
-    assert catalog is not None, problems
-    return Engine(catalog)
+    return default_engine()
 
 
 def test_chat_with_piped_input_numbers_buttons_and_presses_them(engine: Engine) -> None:

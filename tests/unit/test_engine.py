@@ -5,18 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.catalog import load_catalog
 from bot.engine import COMMANDS, Engine
 from bot.htmltext import text_length, validate
 from bot.messages import ERASE, NONE_OF_THESE, Incoming, Outcome
 from bot.model import Catalog
+from tests.support.default import default_catalog, default_engine
 
-ROOT = Path(__file__).resolve().parents[2]
 LONDON = ZoneInfo("Europe/London")
 CONTRACT_IDS = (
     "greeting", "menu", "signs_of_stalking", "how_to_report", "after_reporting", "helpline",
@@ -29,14 +27,12 @@ HELPLINE = "0808 802 0300"
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    cat, problems = load_catalog(ROOT / "intents", for_serving=True)
-    assert cat is not None, [str(p) for p in problems]
-    return cat
+    return default_catalog()
 
 
 @pytest.fixture(scope="module")
-def engine(catalog: Catalog) -> Engine:
-    return Engine(catalog)
+def engine() -> Engine:
+    return default_engine()
 
 
 def say(engine: Engine, text: str, when: datetime | None = None) -> Outcome:
@@ -125,7 +121,7 @@ def test_erase_button_under_the_last_reply_only(engine: Engine) -> None:
     out = say(engine, "he is outside my house and how do i report stalking")
     assert out.replies[-1].buttons[-1].data == ERASE
     assert all(b.data != ERASE for r in out.replies[:-1] for b in r.buttons)
-    assert all(b.data != ERASE for b in Engine(engine.catalog, erase_button=False).respond(
+    assert all(b.data != ERASE for b in default_engine(erase_button=False).respond(
         Incoming(text="hello")).replies[-1].buttons)
 
 
@@ -208,7 +204,7 @@ def test_privacy_notice_tells_the_configured_truth(catalog: Catalog, minutes: in
     from bot.config import Config, PrivacyConfig
 
     config = replace(Config(), privacy=PrivacyConfig(auto_erase_after_minutes=minutes))
-    notice = Engine(catalog, config.placeholders()).respond(Incoming(text="/privacy")).replies[0].html
+    notice = default_engine(config.placeholders()).respond(Incoming(text="/privacy")).replies[0].html
     assert expected in notice
     assert "48 hours" in notice  # message ids are kept no longer than Telegram lets a bot delete them
     assert "phone number" in notice  # what Telegram does not share
@@ -234,7 +230,7 @@ def test_no_second_erase_button_when_the_answer_offers_one(engine: Engine) -> No
 ])
 def test_checking_first_then_responding_answers_as_responding_alone(catalog: Catalog, text: str,
                                                                      urgent: bool) -> None:
-    ahead, alone = Engine(catalog), Engine(catalog)
+    ahead, alone = default_engine(), default_engine()
     checked = ahead.check(text)
     assert checked.urgent is urgent
     assert ahead.respond(Incoming(text=text, chat=1), checked) == alone.respond(Incoming(text=text, chat=1))
@@ -243,7 +239,7 @@ def test_checking_first_then_responding_answers_as_responding_alone(catalog: Cat
 def test_a_message_checked_before_a_reload_is_answered_from_the_catalog_it_was_checked_with(
     catalog: Catalog,
 ) -> None:
-    engine = Engine(catalog)
+    engine = default_engine()
     checked = engine.check("how do i report stalking")
     reworded = Catalog(tuple(replace(i, answer="A new answer.") for i in catalog.intents), catalog.escalations,
                        catalog.hours, catalog.responses, catalog.out_of_scope, catalog.everyday, catalog.settings)

@@ -12,14 +12,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import load_catalog
 from bot.channels.console import render
 from bot.engine import BUTTON_LABELS, NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
@@ -37,8 +35,8 @@ from bot.messages import (
     Outcome,
     ReplyButton,
 )
+from tests.support.default import default_engine
 
-ROOT = Path(__file__).resolve().parents[2]
 # A fixed moment, so opening-hours lines render the same in every reply and in the reference set.
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
 LONG = 100_000
@@ -95,9 +93,7 @@ class Reference:
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    catalog, problems = load_catalog(ROOT / "intents", for_serving=True)
-    assert catalog is not None, [str(p) for p in problems]
-    return Engine(catalog)
+    return default_engine()
 
 
 @pytest.fixture(scope="module")

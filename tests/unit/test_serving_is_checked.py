@@ -19,6 +19,7 @@ from bot.config import Config
 from bot.engine import Engine
 from bot.messages import Incoming
 from bot.safety import Detector
+from tests.support.default import default_catalog, default_engine
 
 pytestmark = pytest.mark.slow  # every test here starts the bot in a process or rebuilds the catalog
 
@@ -118,10 +119,8 @@ def test_check_reports_an_example_its_framing_sets_aside(tmp_path: Path) -> None
 
 def test_escalations_still_answer_while_a_reload_runs() -> None:
     async def scenario() -> None:
-        catalog, _ = load_catalog(ROOT / "intents", for_serving=True)
-        assert catalog is not None
-        engine = Engine(catalog)
-        building = asyncio.create_task(asyncio.to_thread(bot.engine.build, catalog))
+        engine = default_engine()
+        building = asyncio.create_task(asyncio.to_thread(bot.engine.build, default_catalog()))
         out = engine.respond(Incoming(text="he is outside my house"))
         assert out.escalations == ("emergency",)
         engine.install(await building)

@@ -21,6 +21,7 @@ from bot.config import HMAC_SECRET_ENV, Config, PrivacyConfig, StorageConfig
 from bot.engine import Engine
 from bot.messages import Incoming, Outcome, Reply
 from bot.store import CALL_SECONDS, Store
+from tests.support.default import default_engine
 from tests.support.hostile import disk_full
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
@@ -215,9 +216,7 @@ MESSAGES = [EMERGENCY, "how do i report stalking", f"my name is {SECRET_WORDS[0]
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    from tests.support.default import default_catalog
-
-    return Engine(default_catalog(), service=Config().placeholders())
+    return default_engine(Config().placeholders())
 
 
 async def handle(engine: Engine, store: Store, text: str, message_id: int) -> Outcome:

@@ -136,9 +136,9 @@ def test_duplicate_example_across_intents_is_not_an_exact_match() -> None:
 
 
 def test_batches_score_exactly_like_single_messages() -> None:
-    from tests.support.default import default_catalog
+    from tests.support.default import default_snapshot
 
-    matcher = Matcher(default_catalog())
+    matcher = default_snapshot().matcher
     assert matcher.examples.head.shape[0] > 0  # common words take the dense path in big batches
     texts = [
         "he keeps following me home from work",
