@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.channels.telegram.app import build_application, make_poller, start, stop
+from bot.channels.telegram.app import build_application, make_poller, make_webhook, set_webhook, start, stop
 from bot.channels.telegram.handlers import TelegramChannel
 from bot.channels.telegram.send import SendPolicy
 from bot.config import Config, PrivacyConfig, StorageConfig, TelegramConfig
@@ -16,6 +18,13 @@ from tests.support.default import INTENTS, default_engine
 from tests.support.fake_telegram import FakeTelegram
 
 FAST = SendPolicy(flood_retries=5, max_flood_wait=10.0, network_retries=4, backoff=0.05)
+SECRET = "hook-Secret_1"
+HOOK: dict[str, Any] = {
+    "mode": "webhook", "url": "https://bot.example.org/tg/hook", "secret_token": SECRET, "listen": "127.0.0.1",
+}
+MODES = ("polling", "webhook")  # the two ways Telegram hands the bot its updates
+
+
 def make_config(fake: FakeTelegram, tmp_path: Path, **changes: Any) -> Config:
     """A config pointing at the fake, with a database in tmp_path and no background file watching."""
     telegram = replace(TelegramConfig(), base_url=fake.base_url, **changes.pop("telegram", {}))
@@ -80,3 +89,24 @@ class Running:
             await self.poller.stop(self._polling)
             self.poller = None
         await stop(self.app, self.channel)
+
+
+@asynccontextmanager
+async def serving(fake: FakeTelegram, config: Config, mode: str, per_second: float = 0.0) -> AsyncIterator[Running]:
+    """The real Application on the fake by long polling, or behind our webhook server (``mode``)."""
+    if mode == "webhook":
+        config = replace(config, telegram=replace(config.telegram, **HOOK))
+    running = Running(fake, config, per_second=per_second)
+    await running.start(poll=mode == "polling")
+    server = None
+    if mode == "webhook":
+        server = make_webhook(running.app, running.config, port=0)
+        server.start()
+        await set_webhook(running.app.bot, running.config)
+        fake.deliver_to(f"http://127.0.0.1:{server.port}/tg/hook")
+    try:
+        yield running
+    finally:
+        if server is not None:
+            await server.stop()
+        await running.stop()

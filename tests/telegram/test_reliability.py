@@ -1,5 +1,7 @@
 """Faults, flood limits and kill -9, small enough for CI: every message answered, and exactly once where
-a Bot API client can know. The full-size runs with figures are in benchmarks/load.py.
+a Bot API client can know. A test that takes ``mode`` runs by long polling and by webhook (a message a
+crash cut off: in-process here for polling, as a process in test_webhook.py for webhook). The full-size
+runs with figures are in benchmarks/load.py.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import pytest
 
 from bot.channels.telegram.app import make_poller
 from bot.channels.telegram.delivery_log import AnsweredLog
-from bot.engine import Engine
 from tests.support.admin import ADMIN
 from tests.support.chat import EMERGENCY, QUESTION, expected, plain
-from tests.support.default import INTENTS, default_catalog
+from tests.support.default import INTENTS, default_engine
 from tests.support.fake_telegram import FakeTelegram, Fault
 from tests.support.load import (
     TEXTS,
@@ -34,7 +35,7 @@ from tests.support.load import (
 from tests.support.load import (
     missed_line as missed_text,
 )
-from tests.support.running import Running, make_config
+from tests.support.running import Running, make_config, serving
 
 
 def want_for(running: Running) -> dict[str, list[str]]:
@@ -121,16 +122,14 @@ async def test_the_fake_enforces_flood_limits_with_retry_after(fake: FakeTelegra
         await running.stop()
 
 
-async def test_an_emergency_overtakes_a_flood_limited_backlog(fake: FakeTelegram, tmp_path: Path) -> None:
+async def test_an_emergency_overtakes_a_flood_limited_backlog(fake: FakeTelegram, tmp_path: Path, mode: str) -> None:
     fake.enforce_limits()  # ~30 sends a second overall, ~1 a second per chat, 429 beyond
-    running = Running(fake, make_config(fake, tmp_path), per_second=30.0)
-    await running.start()
-    try:
+    async with serving(fake, make_config(fake, tmp_path), mode, per_second=30.0) as running:
         load = Load(fake, want_for(running))
         backlog = {chat: [QUESTION] for chat in range(1, 151)}  # about 5 s of sends at 30 a second
         await burst(load, backlog)
         urgent = 500
-        load.send(urgent, EMERGENCY)
+        load.send(urgent, EMERGENCY)  # last in Telegram's queue, behind 150 updates
         await fake.wait_until(lambda: bool(load.sends.get(urgent)), 10)
         waiting = sum(len(load.want[QUESTION]) - len(load.sends.get(c, ())) for c in backlog)
         assert waiting >= 75  # answered while at least half the backlog was still queued
@@ -138,8 +137,6 @@ async def test_an_emergency_overtakes_a_flood_limited_backlog(fake: FakeTelegram
         plan = {**backlog, urgent: [EMERGENCY]}
         assert await load.settle(plan, 30)
         assert tally(fake, plan, load.want) == (0, 0)
-    finally:
-        await running.stop()
 
 
 async def test_an_emergency_is_answered_while_a_big_catalog_reloads(fake: FakeTelegram, tmp_path: Path) -> None:
@@ -165,22 +162,20 @@ async def test_an_emergency_is_answered_while_a_big_catalog_reloads(fake: FakeTe
         await running.stop()
 
 
-async def test_updates_answered_before_a_crash_are_not_answered_again(fake: FakeTelegram, tmp_path: Path) -> None:
+async def test_updates_answered_before_a_crash_are_not_answered_again(
+    fake: FakeTelegram, tmp_path: Path, mode: str
+) -> None:
     config = make_config(fake, tmp_path)
     first = fake.message(1, QUESTION)
     second = fake.message(2, QUESTION)
     # As if the bot had answered the first update, then died before confirming it to Telegram.
     log = config.path(config.storage.path).with_name("answered-updates.log")
     log.write_text(f"{first['update_id']}\n", encoding="ascii")
-    running = Running(fake, config)
-    await running.start()
-    try:
+    async with serving(fake, config, mode) as running:
         await fake.wait_until(lambda: bool(fake.texts(2)))
         await fake.wait_until(lambda: fake.pending_updates() == 0)  # both confirmed now
         assert fake.texts(1) == [] and fake.texts(2) == expected(running, QUESTION)
         assert second["update_id"] > first["update_id"]
-    finally:
-        await running.stop()
 
 
 def missed_line(running: Running) -> list[str]:
@@ -275,7 +270,7 @@ class Sent:
 
 
 def test_the_restart_tally_accepts_what_a_restart_may_change_but_counts_every_loss() -> None:
-    engine = Engine(default_catalog())
+    engine = default_engine()
     texts = ["how do i report stalking to the police", "is it free"]  # a follow-up: its answer needs the topic
     missed = missed_text(engine)
     paths = list(replays(engine, texts, missed))
@@ -295,8 +290,8 @@ def test_the_restart_tally_accepts_what_a_restart_may_change_but_counts_every_lo
     assert sent(one[:1] + ["something never said"])[0] >= 1
 
 
-async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
-    bot = Bot(fake, tmp_path)
+async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, tmp_path: Path, mode: str) -> None:
+    bot = Bot(fake, tmp_path, webhook=mode == "webhook")
     engine = engine_for(bot.config)
     load = Load(fake, answers(engine, TEXTS), engine)
     await bot.start()
@@ -307,7 +302,7 @@ async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, t
         await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= total // 3, 30)
         bot.kill9()
         sent_before = sum(map(len, load.sends.values()))
-        assert sent_before < total and fake.pending_updates() > 0  # killed in the middle
+        assert sent_before < total and fake.pending_updates() > 0  # killed in the middle: Telegram holds updates
         started = time.monotonic()
         await bot.start()
         assert await load.settle(plan, 60), f"not all answered {time.monotonic() - started:.1f}s after restart"
@@ -316,6 +311,7 @@ async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, t
         # A duplicate needs the kill to land between a send and the record of its update: at most the
         # sends in flight at that moment.
         assert dup <= 64
+        await fake.wait_until(lambda: fake.pending_updates() == 0, 10)  # every update confirmed (by webhook: a 200)
         assert await bot.stop() == 0
     finally:
         await bot.stop()

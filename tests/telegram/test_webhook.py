@@ -2,6 +2,7 @@
 
 The fake delivers updates to the bot's webhook server as Telegram does (``FakeTelegram.deliver_to``):
 oldest first, several at once, the secret token in a header, again later until the answer is 200.
+The scenarios written once for both modes (flood backlog, kill -9, restarts) are in test_reliability.py.
 """
 
 from __future__ import annotations
@@ -22,11 +23,8 @@ from bot.channels.telegram.delivery_log import AnsweredLog
 from bot.channels.telegram.webhook import Receiver, WebhookServer
 from tests.support.chat import EMERGENCY, QUESTION, expected
 from tests.support.fake_telegram import FakeTelegram, Fault
-from tests.support.load import TEXTS, Bot, Load, answers, engine_for, plan_for, tally, tally_after_restart
-from tests.support.running import Running, make_config
-
-SECRET = "hook-Secret_1"
-HOOK = {"mode": "webhook", "url": "https://bot.example.org/tg/hook", "secret_token": SECRET, "listen": "127.0.0.1"}
+from tests.support.load import TEXTS, Bot, Load, plan_for, tally
+from tests.support.running import HOOK, SECRET, Running, make_config
 
 
 class Served:
@@ -197,34 +195,6 @@ async def test_a_chat_stuck_in_flood_wait_does_not_hold_telegrams_connection(
         await running.stop()
 
 
-async def test_an_emergency_behind_a_flood_limited_backlog_is_answered_first(
-    fake: FakeTelegram, tmp_path: Path
-) -> None:
-    fake.enforce_limits()  # ~30 sends a second overall, ~1 a second per chat, 429 beyond
-    running = Running(fake, make_config(fake, tmp_path, telegram=HOOK), per_second=30.0)
-    await running.start(poll=False)
-    server = make_webhook(running.app, running.config, port=0)
-    server.start()
-    await set_webhook(running.app.bot, running.config)
-    fake.deliver_to(f"http://127.0.0.1:{server.port}/tg/hook")
-    try:
-        load = Load(fake, {t: expected(running, t) for t in (QUESTION, EMERGENCY)})
-        backlog = {chat: [QUESTION] for chat in range(1, 151)}  # about 5 s of sends at 30 a second
-        for chat in backlog:
-            load.send(chat, QUESTION)
-        urgent = 500
-        load.send(urgent, EMERGENCY)  # last in Telegram's queue, behind 150 deliveries
-        await fake.wait_until(lambda: bool(load.sends.get(urgent)), 10)
-        waiting = sum(len(load.want[QUESTION]) - len(load.sends.get(c, ())) for c in backlog)
-        assert waiting >= 75  # answered while at least half the backlog was still queued
-        plan = {**backlog, urgent: [EMERGENCY]}
-        assert await load.settle(plan, 30)
-        assert tally(fake, plan, load.want) == (0, 0)
-    finally:
-        await server.stop()
-        await running.stop()
-
-
 class _Handled:
     """A stand-in for Application.process_update that counts and can be held back."""
 
@@ -293,32 +263,6 @@ async def test_updates_answered_before_a_restart_are_not_answered_again(tmp_path
         await receiver.receive(_update(uid))
     await receiver.drain(1.0)
     assert handled.calls == [7]
-
-
-async def test_kill_9_mid_burst_then_restart_loses_nothing(fake: FakeTelegram, tmp_path: Path) -> None:
-    bot = Bot(fake, tmp_path, webhook=True)
-    engine = engine_for(bot.config)
-    load = Load(fake, answers(engine, TEXTS), engine)
-    await bot.start()
-    try:
-        plan = plan_for(50, 3)
-        total = sum(load.expected(plan).values())
-        for k in range(3):
-            for chat, texts in plan.items():
-                load.send(chat, texts[k])
-        await fake.wait_until(lambda: sum(map(len, load.sends.values())) >= total // 3, 30)
-        bot.kill9()
-        assert fake.pending_updates() > 0  # killed in the middle: Telegram still holds updates
-        await bot.start()
-        assert await load.settle(plan, 60), "not everything was answered after the restart"
-        lost, dup = tally_after_restart(fake, plan, engine)
-        assert lost == 0
-        assert dup <= 64  # at most the sends in flight at the kill (see benchmarks/load.py)
-        await fake.wait_until(lambda: fake.pending_updates() == 0, 10)  # every delivery got its 200
-        assert await bot.stop() == 0
-    finally:
-        await bot.stop()
-
 
 
 async def test_a_delivery_let_go_then_cut_off_by_a_crash_is_asked_for_again(
