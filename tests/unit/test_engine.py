@@ -1,88 +1,93 @@
-"""The engine on the default catalog: order of replies, commands, buttons, fallback and content rules."""
+"""The engine's rules on a small planted catalog: order of replies, commands, buttons, the erase button,
+did-you-mean, swapping catalogs and checking ahead. What the default catalog answers is in
+tests/content/test_default_answers.py."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.catalog import load_catalog
 from bot.engine import COMMANDS, Engine
-from bot.htmltext import text_length, validate
 from bot.messages import ERASE, NONE_OF_THESE, Incoming, Outcome
 from bot.model import Catalog
-from tests.support.default import default_catalog, default_engine
+from tests.support.checking import write
 
-LONDON = ZoneInfo("Europe/London")
-CONTRACT_IDS = (
-    "greeting", "menu", "signs_of_stalking", "how_to_report", "after_reporting", "helpline",
-    "stalking_protection_order", "breach_of_order", "keep_evidence", "online_stalking", "intimate_image_abuse",
-    "threats_to_kill", "harassment", "safety_advice", "domestic_abuse", "help_a_friend", "any_gender",
-    "other_support", "privacy", "erase_conversation", "thanks", "goodbye",
-)
-HELPLINE = "0808 802 0300"
+# The intents the engine's commands lead to, two escalations and the required responses; a low threshold,
+# so a clear match after an escalation answer (3.5 x the threshold) gets its card in so small a catalog.
+PLANTED = {
+    "main.yaml": """\
+        intents:
+          - id: greeting
+            title: Hello
+            examples: [hello, hi there, good morning, hey, hiya]
+            answer: Hello. In an emergency call {emergency_number}.
+            buttons: [how_to_report, helpline]
+          - id: menu
+            title: Menu
+            examples: [show me the menu, what can you do, list the topics, main menu, options please]
+            answer: Here is what I can help with.
+            buttons: [how_to_report, helpline, privacy, erase_conversation]
+          - id: how_to_report
+            title: Reporting
+            examples: [how do i report stalking, can i tell the police, report to police, where do i report it,
+                       reporting stalking]
+            answer: Call {non_emergency_number}.
+          - id: helpline
+            title: Helpline
+            examples: [is there a helpline, phone number for help, who can i call, helpline number, call someone]
+            answer: Call the helpline on {helpline_number}.
+          - id: privacy
+            title: Privacy
+            examples: [what do you keep, is this private, who sees my messages, privacy notice, data you store]
+            answer: Your chat is erased {auto_erase}.
+          - id: erase_conversation
+            title: Erase this chat
+            examples: [delete this chat, erase our conversation, wipe the messages, clear this chat, remove the chat]
+            answer: Erase this chat?
+          - id: thanks
+            title: Thanks
+            examples: [thanks, thank you, thank you so much, cheers, thanks a lot]
+            answer: You are welcome.
+            buttons: [erase_conversation]
+        settings: {threshold: 15, margin: 5}
+    """,
+    "safety.yaml": """\
+        escalations:
+          - id: emergency
+            phrases: [he is outside, he is here, outside right now]
+            answer: Call {emergency_number} now. From a mobile, if you can't speak, press 55.
+          - id: crisis
+            phrases: [end it all]
+            answer: Call Samaritans on 116 123, free, any time.
+    """,
+    "responses.yaml": """\
+        responses:
+          fallback: {answer: "Sorry. Emergency: {emergency_number}. Helpline: {helpline_number}.", buttons: [menu]}
+          did_you_mean: {answer: "Did you mean: (emergency: {emergency_number}; helpline {helpline_number})"}
+          none_of_these: {answer: "Emergency: {emergency_number}. Helpline: {helpline_number}."}
+    """,
+}
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return default_catalog()
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    folder = tmp_path_factory.mktemp("intents")
+    write(folder, PLANTED)
+    catalog, problems = load_catalog(folder, for_serving=True)
+    assert catalog is not None and problems == [], [str(p) for p in problems]
+    return catalog
 
 
 @pytest.fixture(scope="module")
-def engine() -> Engine:
-    return default_engine()
+def engine(catalog: Catalog) -> Engine:
+    return Engine(catalog)
 
 
 def say(engine: Engine, text: str, when: datetime | None = None) -> Outcome:
     return engine.respond(Incoming(text=text, now=when))
-
-
-def test_every_contract_id_exists(catalog: Catalog) -> None:
-    assert set(CONTRACT_IDS) <= {i.id for i in catalog.intents}
-    assert {e.id for e in catalog.escalations} >= {"emergency", "crisis"}
-
-
-def test_escalation_comes_first_then_the_intent(engine: Engine) -> None:
-    out = say(engine, "he threatened to kill me and hes outside now")
-    assert out.escalations == ("emergency",)
-    assert out.replies[0].kind == "escalation" and out.replies[0].ref == "emergency"
-    assert "999" in out.replies[0].html and "press 55" in out.replies[0].html
-
-
-def test_crisis_answer_is_compassionate_and_gives_samaritans(engine: Engine) -> None:
-    out = say(engine, "i want to end it all")
-    assert out.escalations == ("crisis",)
-    assert "116 123" in out.replies[0].html and "999" in out.replies[0].html
-
-
-def test_emergency_mentions_silent_solution_and_emergency_sms_and_never_stay_silent(catalog: Catalog) -> None:
-    answer = catalog.escalation("emergency").answer  # type: ignore[union-attr]
-    assert "press 55" in answer and "emergencySMS" in answer
-    everything = " ".join([i.answer for i in catalog.intents] + [e.answer for e in catalog.escalations]
-                          + [r.answer for r in catalog.responses.values()])
-    assert not re.search(r"stay (silent|quiet)", everything, re.I)
-
-
-def test_the_bot_never_claims_to_contact_anyone(catalog: Catalog) -> None:
-    texts = [i.answer for i in catalog.intents] + [e.answer for e in catalog.escalations]
-    pattern = re.compile(r"\b(i|we) (will|'ll|am going to) (call|contact|alert|notify|tell) (the police|999|someone)",
-                         re.I)
-    assert not [t for t in texts if pattern.search(t)]
-
-
-@pytest.mark.parametrize("text", ["tell me a joke", "who won the match", "asdf qwerty"])
-def test_fallback_carries_999_and_helpline(engine: Engine, text: str) -> None:
-    out = say(engine, text)
-    assert out.fallback and out.intent is None
-    assert "999" in out.replies[-1].html and HELPLINE in out.replies[-1].html
-    assert out.replies[-1].buttons, "the fallback offers topics as buttons"
-
-
-def test_none_of_these_carries_999_and_helpline(engine: Engine) -> None:
-    out = engine.respond(Incoming(button=NONE_OF_THESE))
-    assert out.fallback and "999" in out.replies[0].html and HELPLINE in out.replies[0].html
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -117,11 +122,11 @@ def test_buttons(engine: Engine) -> None:
     assert engine.respond(Incoming(button="i:emergency")).replies[0].ref == "emergency"
 
 
-def test_erase_button_under_the_last_reply_only(engine: Engine) -> None:
+def test_erase_button_under_the_last_reply_only(engine: Engine, catalog: Catalog) -> None:
     out = say(engine, "he is outside my house and how do i report stalking")
     assert out.replies[-1].buttons[-1].data == ERASE
     assert all(b.data != ERASE for r in out.replies[:-1] for b in r.buttons)
-    assert all(b.data != ERASE for b in default_engine(erase_button=False).respond(
+    assert all(b.data != ERASE for b in Engine(catalog, erase_button=False).respond(
         Incoming(text="hello")).replies[-1].buttons)
 
 
@@ -130,42 +135,10 @@ def test_typed_erase_does_not_erase_an_emergency(engine: Engine) -> None:
     assert out.escalations == ("emergency",) and not out.erase
 
 
-def test_all_replies_are_valid_telegram_html_with_short_button_data(engine: Engine, catalog: Catalog) -> None:
-    when = datetime(2026, 11, 30, 10, 0, tzinfo=LONDON)
-    outcomes = [engine.respond(Incoming(button="i:" + i.id, now=when)) for i in catalog.intents]
-    outcomes += [engine.respond(Incoming(button="i:" + e.id, now=when)) for e in catalog.escalations]
-    outcomes += [engine.respond(Incoming(button=NONE_OF_THESE, now=when)), say(engine, "zzzz", when)]
-    for out in outcomes:
-        for reply in out.replies:
-            assert validate(reply.html) == [], reply.ref
-            assert 0 < text_length(reply.html) <= 4096
-            for b in reply.buttons:
-                assert (b.data is None) != (b.url is None)
-                assert b.url is None or b.url.startswith("https://")
-                assert b.data is None or 1 <= len(b.data.encode()) <= 64
-                assert 0 < len(b.text) <= 64
-
-
-def test_helpline_hours_open_and_closed(engine: Engine) -> None:
-    tuesday_morning = datetime(2026, 12, 1, 10, 0, tzinfo=LONDON)
-    wednesday_morning = datetime(2026, 12, 2, 10, 0, tzinfo=LONDON)
-    christmas = datetime(2026, 12, 25, 11, 0, tzinfo=LONDON)
-    open_text = engine.respond(Incoming(button="i:helpline", now=tuesday_morning)).replies[0].html
-    closed_text = engine.respond(Incoming(button="i:helpline", now=wednesday_morning)).replies[0].html
-    holiday_text = engine.respond(Incoming(button="i:helpline", now=christmas)).replies[0].html
-    assert "open now" in open_text.lower()
-    for text in (closed_text, holiday_text):
-        assert "closed" in text.lower()
-        assert "116 123" in text and "08 08 16 89 111" in text  # the 24/7 alternatives
-    assert "13:00" in closed_text
-
-
 def test_did_you_mean_offers_choices_and_none_of_these(catalog: Catalog) -> None:
-    from dataclasses import replace
-
     from bot.model import MatcherSettings
 
-    # a huge margin makes every match ambiguous, so the choices path is exercised on real content
+    # a huge margin makes every match ambiguous, so the choices path is taken
     eng = Engine(replace(catalog, settings=MatcherSettings(threshold=18, margin=99, suggest=5)))
     out = eng.respond(Incoming(text="how do i report stalking to the police"))
     assert out.intent is None and out.choices
@@ -174,40 +147,12 @@ def test_did_you_mean_offers_choices_and_none_of_these(catalog: Catalog) -> None
     assert out.replies[-1].buttons[0].data == "i:" + out.choices[0]
 
 
-@pytest.mark.slow
-def test_swap_is_atomic_and_takes_effect(engine: Engine, catalog: Catalog) -> None:
-    from dataclasses import replace
-
+def test_swap_is_atomic_and_takes_effect(catalog: Catalog) -> None:
     eng = Engine(catalog)
     smaller = replace(catalog, intents=tuple(i for i in catalog.intents if i.id != "thanks"))
     eng.swap(smaller)
     assert eng.catalog is smaller
     assert say(eng, "thank you so much").intent != "thanks"
-
-
-def test_system_replies_render(engine: Engine) -> None:
-    for name in ("non_text", "slow_reply", "erased", "group_chat", "too_long"):
-        reply = engine.system_reply(name)
-        assert reply.html and validate(reply.html) == []
-    assert "999" in engine.system_reply("non_text").html
-
-
-@pytest.mark.parametrize(("minutes", "expected"), [
-    (720, "after 12 hours without messages"),
-    (60, "after 1 hour without messages"),
-    (90, "after 90 minutes without messages"),
-    (0, "not erased automatically"),
-])
-def test_privacy_notice_tells_the_configured_truth(catalog: Catalog, minutes: int, expected: str) -> None:
-    from dataclasses import replace
-
-    from bot.config import Config, PrivacyConfig
-
-    config = replace(Config(), privacy=PrivacyConfig(auto_erase_after_minutes=minutes))
-    notice = default_engine(config.placeholders()).respond(Incoming(text="/privacy")).replies[0].html
-    assert expected in notice
-    assert "48 hours" in notice  # message ids are kept no longer than Telegram lets a bot delete them
-    assert "phone number" in notice  # what Telegram does not share
 
 
 def test_a_very_long_message_says_only_the_start_was_read(engine: Engine) -> None:
@@ -230,7 +175,7 @@ def test_no_second_erase_button_when_the_answer_offers_one(engine: Engine) -> No
 ])
 def test_checking_first_then_responding_answers_as_responding_alone(catalog: Catalog, text: str,
                                                                      urgent: bool) -> None:
-    ahead, alone = default_engine(), default_engine()
+    ahead, alone = Engine(catalog), Engine(catalog)
     checked = ahead.check(text)
     assert checked.urgent is urgent
     assert ahead.respond(Incoming(text=text, chat=1), checked) == alone.respond(Incoming(text=text, chat=1))
@@ -239,7 +184,7 @@ def test_checking_first_then_responding_answers_as_responding_alone(catalog: Cat
 def test_a_message_checked_before_a_reload_is_answered_from_the_catalog_it_was_checked_with(
     catalog: Catalog,
 ) -> None:
-    engine = default_engine()
+    engine = Engine(catalog)
     checked = engine.check("how do i report stalking")
     reworded = Catalog(tuple(replace(i, answer="A new answer.") for i in catalog.intents), catalog.escalations,
                        catalog.hours, catalog.responses, catalog.out_of_scope, catalog.everyday, catalog.settings)
