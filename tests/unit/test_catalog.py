@@ -325,12 +325,3 @@ def test_require_catalog_raises_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as info:
         require_catalog(tmp_path)
     assert len([p for p in info.value.problems if p.is_error]) > 20
-
-
-def test_default_catalog_loads_for_serving() -> None:
-    intents = Path(__file__).resolve().parents[2] / "intents"
-    if not intents.is_dir():
-        pytest.skip("no default catalog")
-    catalog, problems = load_catalog(intents, for_serving=True)
-    assert [str(p) for p in problems if p.is_error] == []
-    assert catalog is not None and catalog.escalation("emergency") and catalog.escalation("crisis")

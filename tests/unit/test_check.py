@@ -132,16 +132,6 @@ def test_python_m_bot_check_reports_planted_errors_with_file_and_line(tmp_path: 
     assert f"{safety}:7:5: error: missing answer" in out
 
 
-@pytest.mark.slow
-def test_default_catalog_is_checked_quickly_enough_to_list() -> None:
-    intents = ROOT / "intents"
-    if not intents.is_dir():
-        pytest.skip("no default catalog")
-    result, problems = check(str(intents), serving=True, today=TODAY)
-    assert result.files >= 1 and result.catalog.intents
-    assert all(p.source.file.startswith(str(intents)) for p in problems)
-
-
 def test_a_big_file_of_warnings_only_still_loads_and_says_how_many_were_not_listed(tmp_path: Path) -> None:
     # 300 intents with one example each: a warning apiece, and not one error
     intents = "\n".join(f"  - id: topic_{i}\n    examples: [question number {i} about topic {i}]\n"

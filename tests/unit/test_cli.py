@@ -1,4 +1,4 @@
-"""The command line as a user runs it: chat with piped input, classify, eval, check."""
+"""The command line as a user runs it: chat with piped input, classify, eval."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from bot.evaluate import evaluate, read_tsv
 from tests.support.default import default_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV = ROOT.parent / "shared" / "eval" / "dev.tsv"
 
 
 def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -139,23 +138,3 @@ def test_eval_rejects_a_malformed_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.tsv"
     bad.write_text("none\tonly two columns\n", encoding="utf-8")
     assert main(["eval", str(bad)]) == 1
-
-
-@pytest.mark.slow
-def test_check_passes_on_the_default_catalog() -> None:
-    result = run_cli("check")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 errors" in result.stdout
-
-
-@pytest.mark.skipif(not DEV.exists(), reason="../shared/eval/dev.tsv is not here")
-def test_dev_set_meets_the_engine_targets(engine: Engine) -> None:
-    out = io.StringIO()
-    evaluate(engine, read_tsv(DEV), out=out)
-    figures = {line.split()[0] + " " + line.split()[1]: float(line.split()[2])
-               for line in out.getvalue().splitlines()[-5:]}
-    assert figures["intent accuracy"] >= 0.90
-    assert figures["emergency recall"] == 1.0
-    assert figures["crisis recall"] == 1.0
-    assert figures["false escalations"] <= 0.03
-    assert figures["fallback recall"] >= 0.85
