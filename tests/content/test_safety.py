@@ -1,10 +1,10 @@
-"""Escalation detection on the default catalog: a table of phrasings that must and must not escalate."""
+"""Escalation detection on the default catalog: a table of phrasings that must and must not escalate
+(the detector's rules on planted escalations are in tests/unit/test_safety_rules.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.model import Escalation
 from bot.safety import Detector
 from tests.support.default import default_snapshot
 
@@ -395,52 +395,8 @@ def test_both_escalations_in_order(detector: Detector) -> None:
     assert [h.escalation for h in hits] == ["emergency", "crisis"]
 
 
-def test_present_marker_overrides_past() -> None:
-    esc = Escalation(id="emergency", title="e", answer="a", phrases=("following me",),
-                     past_markers=("last year",), present_markers=("now",))
-    d = Detector([esc])
-    assert d.detect("he was following me last year") == ()
-    assert d.detect("he was following me last year and now he is following me again") != ()
-    assert d.detect("he was following me last year, does it matter now") == ()  # "now" far from the hit
-
-
-def test_a_time_given_early_holds_for_the_story_until_a_clause_is_in_the_present() -> None:
-    esc = Escalation(id="emergency", title="e", answer="a", phrases=("choked me", "hitting me", "at my door"),
-                     past_markers=("years ago", "last week"), present_markers=("now",))
-    d = Detector([esc])
-    assert d.detect("five years ago he choked me, held a knife to my throat and would not stop hitting me") == ()
-    assert d.detect("last week he choked me and he is at my door") != ()  # "is": the door is now
-    assert d.detect("last week he shouted, now hitting me") != ()  # a present marker ends the story too
-    assert d.detect("he is hitting me, five years ago it started") != ()  # the time frames what follows only
-
-
-def test_reported_threat_is_not_an_emergency_but_presence_is() -> None:
-    esc = Escalation(id="emergency", title="e", answer="a", phrases=("outside",), threats=("kill me",),
-                     reported_markers=("said",), present_markers=("now",))
-    d = Detector([esc])
-    assert d.detect("he said he would kill me") == ()
-    assert d.detect("he would kill me") != ()
-    assert d.detect("he said he would kill me and he is outside") != ()
-
-
-def test_known_words_are_not_corrected_into_danger_words() -> None:
-    esc = Escalation(id="emergency", title="e", answer="a", phrases=("broke in",))
-    assert Detector([esc], known_words={"bloke"}).detect("the bloke in the van") == ()
-    assert Detector([esc]).detect("he brokee in") != ()
-
-
 def test_an_ambiguous_wish_for_it_to_stop_is_answered_on_the_side_of_safety(detector: Detector) -> None:
     # "i want it all to stop" is a crisis phrase; without "all" the words may mean the stalking or
     # the person's life. The learned part reads it as crisis: the Samaritans line is a gentle answer
     # to the first, and missing the second could cost a life.
     assert "crisis" in _fired(detector, "i want it to stop")
-
-
-def test_the_background_is_sampled_evenly_down_to_the_cap_never_halved() -> None:
-    from bot.safety import even_sample
-
-    lines = [str(i) for i in range(4001)]
-    picked = even_sample(lines, 4000)
-    assert len(picked) == 4000 and picked[0] == "0" and int(picked[-1]) >= 3999 and len(set(picked)) == 4000
-    assert even_sample(lines[:10], 4000) == lines[:10]
-    assert [int(x) for x in even_sample(lines[:10], 5)] == [0, 2, 4, 6, 8]

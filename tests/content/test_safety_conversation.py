@@ -1,4 +1,5 @@
-"""Safety in a conversation: the cases a new user tried (issue 11), the speller, and per-chat memory."""
+"""Safety in a conversation on the default catalog: the cases a new user tried (issue 11), the speller,
+and per-chat memory (the rules on planted escalations are in tests/unit/test_safety_rules.py)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation import Conversations
 from bot.engine import Engine
 from bot.messages import ERASE, KEEP, Incoming, Outcome
-from bot.model import Catalog
 from bot.wordlist import commonest
-from tests.support.default import default_catalog, default_engine
+from tests.support.default import default_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return default_catalog()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,7 @@ def first(outcome: Outcome) -> tuple[str, str | None]:
     return reply.kind, reply.ref
 
 
-def test_one_chat_through_every_case_a_new_user_tried(catalog: Catalog) -> None:
+def test_one_chat_through_every_case_a_new_user_tried() -> None:
     engine = default_engine()
 
     def say(text: str) -> Outcome:
@@ -77,7 +71,7 @@ def test_a_confident_reported_threat_still_follows_the_escalation(engine: Engine
     assert out.escalations == ("emergency",) and out.intent == "threats_to_kill"
 
 
-def test_typed_erase_asks_once_and_only_the_yes_button_erases(catalog: Catalog) -> None:
+def test_typed_erase_asks_once_and_only_the_yes_button_erases() -> None:
     engine = default_engine()
     asked = engine.respond(Incoming(text="please erase this chat", chat=1))
     assert not asked.erase
@@ -96,7 +90,7 @@ def test_did_you_mean_never_guesses_erase_or_goodbye_and_carries_999(engine: Eng
             assert "999" in out.replies[-1].html and "0808 802 0300" in out.replies[-1].html
 
 
-def test_erase_forgets_the_danger_of_that_chat_only(catalog: Catalog) -> None:
+def test_erase_forgets_the_danger_of_that_chat_only() -> None:
     engine = default_engine()
     for chat in (1, 2):
         engine.respond(Incoming(text="he is outside my house", chat=chat))
@@ -105,30 +99,7 @@ def test_erase_forgets_the_danger_of_that_chat_only(catalog: Catalog) -> None:
     assert engine.conversations.danger(2) == "emergency"
 
 
-def test_conversations_forget_danger_after_its_window_and_a_chat_after_quiet() -> None:
-    now = [0.0]
-    memory = Conversations(danger_minutes=30, quiet_minutes=60, clock=lambda: now[0])
-    memory.update("a", danger="emergency")
-    now[0] = 29 * 60
-    assert memory.danger("a") == "emergency"
-    now[0] = 31 * 60
-    assert memory.danger("a") is None
-    memory.update("b", danger="crisis")
-    now[0] += 61 * 60
-    assert memory.get("b").danger is None  # quiet for too long: a fresh state
-    assert memory.danger(None) is None
-    memory.update(None, danger="crisis")  # a channel with no chat key remembers nothing
-    assert len(memory) == 2
-    memory.update("c", danger="crisis")
-    now[0] += 50 * 60
-    memory.touch("c")  # a message 50 minutes later: quiet counts from here
-    now[0] += 50 * 60
-    assert memory.get("c").danger == "crisis"
-    memory.touch("new")
-    assert len(memory) == 3  # touching a chat with no state makes none
-
-
-def test_state_holds_no_text(catalog: Catalog) -> None:
+def test_state_holds_no_text() -> None:
     engine = default_engine()
     engine.respond(Incoming(text="zorblatt is outside my house", chat=9))
     state = engine.conversations.get(9)
@@ -156,50 +127,6 @@ def test_look_alike_letters_do_not_hide_danger(engine: Engine, text: str) -> Non
     assert engine.respond(Incoming(text=text)).escalations[:1] == ("emergency",)
 
 
-def test_accented_letters_are_not_taken_for_look_alikes() -> None:
-    from bot.confusables import fold_confusables
-
-    assert fold_confusables("café, tŷ, naïve") == "café, tŷ, naïve"
-    assert fold_confusables("һеllо") == "hello"
-
-
-def _learned_only_catalog() -> Catalog:
-    from bot.model import Escalation, Intent, MatcherSettings
-
-    danger = Escalation(
-        "emergency", "Emergency", "Call 999 now.",
-        examples=("the bridge is shaking and about to fall", "the bridge is cracking under us",
-                  "water is coming over the bridge right now", "the old bridge is collapsing"),
-        negative_examples=("how old is the bridge", "when was the bridge built", "is the bridge open today",
-                           "what is the toll on the bridge", "who painted the bridge"),
-    )
-    intents = (
-        Intent("safety", "Safety", ("is the bridge safe to cross when it is shaking",
-                                    "is it safe on the bridge in a storm"), "Safety card."),
-        Intent("history", "History", ("how old is the bridge", "who built the bridge"), "History card."),
-    )
-    # a threshold of 40 puts the bar for a card after a rule's hit (2.5 x 40) out of reach
-    return Catalog(intents=intents, escalations=(danger,), settings=MatcherSettings(threshold=40.0))
-
-
-def test_the_learned_part_fires_on_wording_its_examples_never_used() -> None:
-    from bot.safety import Detector
-
-    catalog = _learned_only_catalog()
-    detector = Detector.for_catalog(catalog)
-    [hit] = detector.detect("help the bridge is cracking and shaking")
-    assert hit.evidence is not None and hit.evidence.fires and "bridge" in hit.evidence.nearest
-    assert detector.detect("who built the bridge and when") == ()
-
-
-def test_after_a_learned_hit_a_confident_card_still_follows() -> None:
-    engine = Engine(_learned_only_catalog())
-    text = "the bridge is shaking and cracking right now. is it safe to cross when it is shaking"
-    out = engine.respond(Incoming(text=text))
-    assert out.escalations == ("emergency",) and out.intent == "safety"
-    assert [r.kind for r in out.replies] == ["escalation", "intent"]
-
-
 @pytest.mark.parametrize("text", ["help", "quick", "hurry", "send help", "911", "omg help please"])
 def test_a_lone_word_of_alarm_gets_the_999_prompt(engine: Engine, text: str) -> None:
     assert first(engine.respond(Incoming(text=text))) == ("escalation", "emergency")
@@ -210,7 +137,7 @@ def test_a_command_name_is_not_a_cry_for_help(engine: Engine) -> None:
     assert engine.respond(Incoming(text="/help he is outside my house")).escalations == ("emergency",)
 
 
-def test_privacy_says_how_long_danger_is_remembered_for_the_settings_in_force(catalog: Catalog) -> None:
+def test_privacy_says_how_long_danger_is_remembered_for_the_settings_in_force() -> None:
     from bot.config import Config, ConversationConfig
 
     config = Config(conversation=ConversationConfig(danger_minutes=45, quiet_minutes=60))
@@ -227,7 +154,7 @@ def test_a_time_marker_frames_its_own_clause_only(engine: Engine, text: str) -> 
     assert engine.respond(Incoming(text=text)).escalations[:1] == ("emergency",)
 
 
-def test_emergency_command_with_a_long_text_puts_the_999_answer_first(catalog: Catalog) -> None:
+def test_emergency_command_with_a_long_text_puts_the_999_answer_first() -> None:
     engine = default_engine()
     out = engine.respond(Incoming(text="/emergency " + "blah " * 450, chat=3))
     assert out.replies[0].ref == "emergency" and "emergency" in out.escalations
@@ -246,24 +173,3 @@ def test_check_runs_escalation_tests_on_a_catalog_with_no_intents(tmp_path: Path
     catalog, problems = load_for_serving(str(tmp_path))
     assert catalog is None
     assert any("zzqx blorf wibble" in p.message and p.is_error for p in problems)
-
-
-def test_a_pattern_that_cannot_join_the_others_still_runs_alone() -> None:
-    from bot.model import Escalation
-    from bot.safety import Detector
-
-    esc = Escalation("emergency", "E", "Call 999.", patterns=(r"\Qzzqx", r"\bhe is here\b"))
-    assert [h.escalation for h in Detector([esc]).detect("he is here")] == ["emergency"]
-    assert [h.escalation for h in Detector([esc]).detect("zzqx")] == ["emergency"]
-
-
-def test_a_tiny_example_set_still_places_the_threshold_between_its_sides() -> None:
-    from bot.model import Escalation
-    from bot.safety import Detector
-
-    esc = Escalation("emergency", "E", "Call 999.",
-                     examples=("he is at my door right now", "someone is at my door now", "a man is at my window now"),
-                     negative_examples=("he was at my door last year", "what is a stalking order",
-                                        "hello there how are you"))
-    detector = Detector([esc])
-    assert detector.detect("hello there how are you today") == ()
