@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+# The admin fixtures live in tests/support; imported here, pytest offers them to every test module.
+from tests.support.admin import admin_bot, intents  # noqa: F401
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.running import Running, make_config
 
@@ -69,7 +71,3 @@ async def running(fake: FakeTelegram, tmp_path: Path) -> AsyncIterator[Running]:
         yield served
     finally:
         await served.stop()
-
-
-# Shared fixtures that live in tests/support (imported here, pytest offers them to every test module).
-from tests.support.admin import admin_bot, intents  # noqa: E402, F401
