@@ -33,6 +33,7 @@ async def fake(lenient_fake: FakeTelegram) -> AsyncIterator[FakeTelegram]:
 
 # A test is slow when it starts the bot against the fake Bot API or in a process: seconds each, where
 # the rest take milliseconds. `pytest -m "not slow"` runs the others, for a quick loop while editing.
+# Marked by hand too: a process, a rebuild of the default catalog, a hung database, a second of CPU.
 SLOW_FIXTURES = frozenset({"fake", "lenient_fake", "running", "served", "admin_bot", "process_env"})
 
 
