@@ -29,17 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.clinc150 import (  # noqa: E402
-    DEFAULT_DATA,
-    OOS,
-    Pairs,
-    by_intent,
-    load_clinc,
-    score,
-    train_anchor,
-    tune_threshold,
-    write_catalog,
-)
+from benchmarks.clinc150 import DEFAULT_DATA, by_intent, load_clinc, train_anchor  # noqa: E402
+from tests.support.clinc import OOS, Pairs, score, tune_threshold, write_catalog  # noqa: E402
 
 
 def build(data: dict[str, Pairs], rng: random.Random, n_intents: int, n_examples: int,

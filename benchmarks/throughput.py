@@ -1,6 +1,6 @@
 """End-to-end throughput: the bot against a bare PTB echo bot, same fake Bot API, same load.
 
-Each bot runs as its own process and long-polls the strict fake Bot API (tests/fake_telegram.py), which
+Each bot runs as its own process and long-polls the strict fake Bot API (tests/support/fake_telegram.py), which
 this process serves on loopback. The load is ``--chats`` private chats each sending ``--messages``
 messages at once. A message's latency is from the moment it was queued until the last message of its
 answer arrived; throughput is messages answered per second of wall time; CPU is the bot process's own.
@@ -29,23 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bot.channels.telegram.app import INFLIGHT  # noqa: E402
-from tests.fake_telegram import FakeTelegram  # noqa: E402
-
-# What people ask, including one message that escalates (its answer has two messages). The load
-# benchmark sends a chat consecutive ones, and expects each its own answer: two in a row asking for the
-# same card would get "That is the answer I just sent" the second time, so neighbours differ in topic.
-TEXTS = (
-    "how do i report stalking to the police",
-    "what counts as stalking",
-    "what evidence should i keep",
-    "he keeps turning up at my work",
-    "is there a helpline i can call",
-    "can i get a restraining order",
-    "someone made fake accounts to message me",
-    "hello",
-    "i think he put a tracker on my car",
-    "he is outside my house right now",
-)
+from tests.support.fake_telegram import FakeTelegram  # noqa: E402
+from tests.support.load import TEXTS  # noqa: E402
 
 
 @dataclass

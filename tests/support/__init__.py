@@ -1,1 +1,2 @@
-"""Helpers and fixtures the test modules share (no test module imports another)."""
+"""Helpers and fixtures the tests share, which benchmarks may use too; nothing here imports a test module
+or a benchmark."""

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import INTENTS, Running, make_config
-from tests.fake_telegram import FakeTelegram
+from tests.support.default import INTENTS
+from tests.support.fake_telegram import FakeTelegram
+from tests.support.running import Running, make_config
 
 ADMIN = 4242
 

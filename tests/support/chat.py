@@ -6,7 +6,7 @@ import asyncio
 
 from bot.htmltext import to_plain
 from bot.turns import Incoming
-from tests.conftest import Running
+from tests.support.running import Running
 
 EMERGENCY = "he is outside my house right now"
 
