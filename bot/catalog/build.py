@@ -43,6 +43,7 @@ def build(found: Found, problems: Problems, for_serving: bool) -> tuple[Catalog,
     responses = {name: builder.response(e) for name, e in response_by_id.items()}
     rules.reachable(problems, intent_by_id, found.intents + found.escalations + found.responses)
     rules.servable(problems, found, escalation_by_id, response_by_id, for_serving)
+    synonyms = rules.synonyms(problems, found, intent_by_id)
     catalog = Catalog(
         intents=tuple(i for i in intents if i is not None),
         escalations=tuple(e for e in escalations if e is not None),
@@ -51,6 +52,7 @@ def build(found: Found, problems: Problems, for_serving: bool) -> tuple[Catalog,
         out_of_scope=tuple(t.value for t in found.out_of_scope),
         everyday=tuple(t.value for t in found.everyday),
         settings=found.settings or MatcherSettings(auto=frozenset(AUTO_SETTINGS)),
+        synonyms=MappingProxyType(synonyms),
     )
     return catalog, MappingProxyType(normalised)
 

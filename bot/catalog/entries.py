@@ -42,7 +42,8 @@ TITLE_MAX = 40  # longer titles get cut off on phone-width buttons
 FEW_EXAMPLES = 5
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
-TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "everyday", "settings")
+TOP_KEYS = ("intents", "escalations", "opening_hours", "responses", "out_of_scope", "everyday", "settings",
+            "synonyms")
 INTENT_KEYS = ("id", "title", "examples", "negative_examples", "keywords", "answer", "buttons", "tests",
                "variants", "follow_ups", "translations")
 FOLLOW_UP_KEYS = ("id", "title", "examples", "answer", "buttons", "tests")
@@ -132,6 +133,7 @@ class Found:
     hours_texts: list[tuple[str, Text]] = field(default_factory=list)  # open_text / closed_text of every entry
     out_of_scope: list[Text] = field(default_factory=list)
     everyday: list[Text] = field(default_factory=list)
+    synonyms: list[tuple[Text, list[Text]]] = field(default_factory=list)  # (canonical words, what people say)
     settings: MatcherSettings | None = None
     settings_file: str | None = None
 
@@ -210,6 +212,8 @@ class _FileReader:
             self.found.everyday.extend(self.text_list(root.items["everyday"], "everyday"))
         if "settings" in root.items:
             self.read_settings(root.items["settings"])
+        if "synonyms" in root.items:
+            self.read_synonyms(root.items["synonyms"])
 
     def keys(self, node: YMap, allowed: tuple[str, ...], where: str) -> None:
         """Every key of ``node`` not in ``allowed`` is an error, with the closest known key as a hint."""
@@ -606,6 +610,22 @@ class _FileReader:
             if "translations" in value.items:
                 entry.fields["translations"] = self.read_translations(value.items["translations"], "response")
             self.found.responses.append(entry)
+
+    def read_synonyms(self, node: YNode) -> None:
+        """``synonyms:``: the catalog's words, each with the list of what people say instead."""
+        if isinstance(node, YScalar) and node.value is None:
+            return
+        if not isinstance(node, YMap):
+            self.report.error(node, "synonyms: expected the catalog's words as keys, each with a list of what "
+                                    f"people say instead (police: [cops, the feds]), found {kind(node)}")
+            return
+        for key, value in node.items.items():
+            key_node = node.keys[key]
+            if not key.strip():
+                self.report.error(key_node, "synonyms: an empty key: write the catalog's words")
+                continue
+            variants = self.text_list(value, f"synonyms of {key!r}")
+            self.found.synonyms.append((Text(key, key_node, self.report.file), variants))
 
     def read_settings(self, node: YNode) -> None:
         """``settings:``: the matcher's thresholds; given in one file only."""

@@ -228,6 +228,66 @@ def unique_examples(problems: Problems, intent_by_id: Mapping[str, Entry], norma
                                                          f"({e.file}:{t.node.line}): keep it in one intent")
 
 
+def synonyms(problems: Problems, found: Found, intent_by_id: Mapping[str, Entry]) -> dict[str, tuple[str, ...]]:
+    """The synonyms that can be used, canonical words -> variants; each one that cannot is a problem.
+
+    Errors: the same words listed twice (a key in two places, or a variant under two keys), or a
+    variant that is itself a key (which would it read as?). Warnings: a variant that reads as its own
+    key or that examples already use (measured: mapping "cops" and "mom", which our American-register
+    examples use, to "police" and "mum" cost dev and real questions a line each), and a key no example
+    uses, which cannot bring a message nearer any intent.
+    """
+    examples = [f" {normalise(t.value)} " for e in intent_by_id.values() for t in e.fields["examples"]]
+    used = {w for text in examples for w in text.split()}
+    keys: dict[str, Text] = {}
+    for key, _ in found.synonyms:
+        norm = normalise(key.value)
+        if norm in keys:
+            first = keys[norm]
+            problems.file(key.file).error(key.node, f"synonyms: {key.value!r} is listed twice (also "
+                                                    f"{first.file}:{first.node.line}): merge the two lists")
+        else:
+            keys[norm] = key
+    owner: dict[str, Text] = {}
+    out: dict[str, tuple[str, ...]] = {}
+    for key, variants in found.synonyms:
+        report = problems.file(key.file)
+        norm = normalise(key.value)
+        if keys.get(norm) is not key:
+            continue
+        if not norm:
+            report.error(key.node, f"synonyms: {key.value!r} has no words once normalised: write words")
+            continue
+        missing = [w for w in norm.split() if w not in used]
+        if missing:
+            report.warn(key.node, f"synonyms: no example uses {', '.join(map(repr, missing))}, so reading "
+                                  f"messages as {key.value!r} cannot help: use the catalog's own words")
+        kept: list[str] = []
+        for v in variants:
+            words = normalise(v.value)
+            if not words:
+                report.error(v.node, f"synonyms: {v.value!r} has no words once normalised: remove it")
+            elif words == norm:
+                report.warn(v.node, f"synonyms: {v.value!r} already reads as {key.value!r}: remove it")
+            elif words in keys:
+                report.error(v.node, f"synonyms: {v.value!r} is itself a key ({keys[words].file}:"
+                                     f"{keys[words].node.line}): a variant must not be another word's key")
+            elif any(f" {words} " in text for text in examples):
+                n = sum(f" {words} " in text for text in examples)
+                uses = "example already uses" if n == 1 else "examples already use"
+                report.warn(v.node, f"synonyms: {n} {uses} {v.value!r}: the matcher knows it, and reading it as "
+                                    f"{key.value!r} would only blur it, so it is left as it is: remove it")
+            elif words in owner:
+                first = owner[words]
+                report.error(v.node, f"synonyms: {v.value!r} is already a synonym ({first.file}:"
+                                     f"{first.node.line}): list it under one key")
+            else:
+                owner[words] = v
+                kept.append(v.value)
+        out[key.value] = tuple(kept)
+    return out
+
+
 def reachable(problems: Problems, intent_by_id: Mapping[str, Entry], entries: list[Entry]) -> None:
     """Warn about intents no button leads to, starting from the menu, greeting and bot responses."""
     roots: list[str] = [i for i in MENU_ROOTS if i in intent_by_id]
