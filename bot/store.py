@@ -51,7 +51,7 @@ UNMATCHED_SCAN_CHARS = 4096  # Telegram's own message limit: bounds the redactio
 UNMATCHED_MAX_CHARS = 500
 
 # Ordered schema steps: step N (1-based) takes a database from version N-1 to N. Never edit a released
-# step; add a new one. tests/test_store.py builds a database at every past version and migrates it.
+# step; add a new one. tests/unit/test_store.py builds a database at every past version and migrates it.
 MIGRATIONS: tuple[str, ...] = (
     # 1: per-day counts, and message ids for quick exit
     """
