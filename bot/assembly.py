@@ -23,11 +23,11 @@ def load(config: Config, directory: str | None = None, *, serving: bool = True) 
     """
     where = directory or intents_dir(config)
     if serving:
-        return load_for_serving(where, config.placeholders())
-    return load_catalog(where, service=config.placeholders())
+        return load_for_serving(where, config.answer_values())
+    return load_catalog(where, service=config.answer_values())
 
 
 def engine(config: Config, catalog: Catalog) -> Engine:
     """The engine for ``catalog`` with the config's service values, erase button and conversation windows."""
-    return Engine(catalog, config.placeholders(), erase_button=config.privacy.erase_button,
+    return Engine(catalog, config.answer_values(), erase_button=config.privacy.erase_button,
                   conversations=conversations(config))

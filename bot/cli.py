@@ -57,7 +57,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate the intent files."""
     config = load_config(args.config)
     return run_check(assembly.intents_dir(config, args.intents), strict=args.strict, serving=not args.any_catalog,
-                     service=config.placeholders())
+                     service=config.answer_values())
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

@@ -134,8 +134,9 @@ class Config:
         db = self.path(self.storage.path)
         return db.with_name(db.name + ".key")
 
-    def placeholders(self) -> dict[str, str]:
-        """Values answers may use as {placeholders}: the service settings plus what privacy is set to."""
+    def answer_values(self) -> dict[str, str]:
+        """What answers may use as {placeholders}: the service settings, and the sentences built from the
+        privacy, conversation and local-service settings (the engine's ``service``)."""
         minutes = self.privacy.auto_erase_after_minutes
         if not minutes:
             sentence = "Conversations are not erased automatically: use /erase or the Erase chat button."

@@ -210,7 +210,7 @@ class Engine:
 
     def __init__(self, catalog: Catalog, service: Mapping[str, str] | None = None, *,
                  erase_button: bool = True, conversations: Conversations | None = None) -> None:
-        self.service = dict(service if service is not None else Config().placeholders())
+        self.service = dict(service if service is not None else Config().answer_values())
         self.erase_button = erase_button
         self.conversations = conversations if conversations is not None else Conversations()
         self._snap = build(catalog)

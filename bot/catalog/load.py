@@ -41,7 +41,7 @@ def analyse(
     """
     problems = Problems()
     # the same defaults the engine fills answers with when it is given no service settings
-    found = read_folder(Path(directory), problems, service if service is not None else Config().placeholders())
+    found = read_folder(Path(directory), problems, service if service is not None else Config().answer_values())
     catalog, normalised = build(found, problems, for_serving)
     return Analysis(catalog, problems.listed(), len(found.texts), positions(found, str(directory)), normalised)
 

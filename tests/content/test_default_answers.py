@@ -134,7 +134,7 @@ def test_privacy_notice_tells_the_configured_truth(minutes: int, expected: str) 
     from bot.config import Config, PrivacyConfig
 
     config = replace(Config(), privacy=PrivacyConfig(auto_erase_after_minutes=minutes))
-    notice = default_engine(config.placeholders()).respond(Incoming(text="/privacy")).replies[0].html
+    notice = default_engine(config.answer_values()).respond(Incoming(text="/privacy")).replies[0].html
     assert expected in notice
     assert "48 hours" in notice  # message ids are kept no longer than Telegram lets a bot delete them
     assert "phone number" in notice  # what Telegram does not share

@@ -236,7 +236,7 @@ def test_forged_nation_buttons_are_harmless(engine: Engine, data: str) -> None:
 
 
 def test_the_operators_jurisdiction_is_the_default() -> None:
-    engine = default_engine({**parse_config({}).placeholders(), "jurisdiction": "northern_ireland"},
+    engine = default_engine({**parse_config({}).answer_values(), "jurisdiction": "northern_ireland"},
                             conversations=Conversations())
     outcome = say(engine, 700, ORDERS)
     assert "19 October 2023" in text_of(outcome)

@@ -16,7 +16,7 @@ from tests.support.default import default_catalog, default_engine
 
 
 def _engine(config: Config | None = None) -> Engine:
-    return default_engine((config or Config()).placeholders())
+    return default_engine((config or Config()).answer_values())
 
 
 def _talk(engine: Engine, *lines: str, chat: int = 7) -> list[Outcome]:

@@ -141,7 +141,7 @@ def test_privacy_says_how_long_danger_is_remembered_for_the_settings_in_force() 
     from bot.config import Config, ConversationConfig
 
     config = Config(conversation=ConversationConfig(danger_minutes=45, quiet_minutes=60))
-    html = default_engine(config.placeholders()).respond(Incoming(text="/privacy")).replies[-1].html
+    html = default_engine(config.answer_values()).respond(Incoming(text="/privacy")).replies[-1].html
     assert "for 45 minutes, in memory only" in html
 
 

@@ -60,8 +60,8 @@ class Running:
         self.fake = fake
         self.config = config
         erase = config.privacy.erase_button
-        self.engine = (Engine(catalog, config.placeholders(), erase_button=erase) if catalog is not None
-                       else default_engine(config.placeholders(), erase_button=erase))
+        self.engine = (Engine(catalog, config.answer_values(), erase_button=erase) if catalog is not None
+                       else default_engine(config.answer_values(), erase_button=erase))
         self.channel = TelegramChannel(
             self.engine,
             config,

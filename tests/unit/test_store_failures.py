@@ -216,7 +216,7 @@ MESSAGES = [EMERGENCY, "how do i report stalking", f"my name is {SECRET_WORDS[0]
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    return default_engine(Config().placeholders())
+    return default_engine(Config().answer_values())
 
 
 async def handle(engine: Engine, store: Store, text: str, message_id: int) -> Outcome:
