@@ -56,7 +56,7 @@ CALIBRATION_SAMPLE = 1200  # examples (and as many out-of-scope lines) scored he
 # A message of this many words tells a story: its best intent is answered even when another is close, and
 # the close ones are offered beside it ("I can also help with"), instead of a "Did you mean" for a story.
 STORY_WORDS = 15
-PART_WORDS = 4  # a story's sentences of at least this many words are scored on their own too ...
+PART_WORDS = 4  # a story's sentences of at least this many words (of letters) are scored on their own too ...
 MAX_PARTS = 20  # ... the first this many: the cost of a long message stays bounded
 # Topic words: used by at least this many in-scope examples, by no out-of-scope line or negative, and
 # not among the commonest English words (question frames: "how", "can", "help", "want").
@@ -510,7 +510,7 @@ class Matcher:
                 results.append(prepared)
                 continue
             if prepared.story:
-                pieces = [p for p in sentences(text) if len(p.split()) >= PART_WORDS]
+                pieces = [p for p in sentences(text) if sum(w.isalpha() for w in p.split()) >= PART_WORDS]
                 if len(pieces) > 1:
                     parts[len(results)] = [self._prepare(p) for p in pieces[:MAX_PARTS]]
             pending.append((len(results), prepared))
@@ -531,8 +531,9 @@ class Matcher:
                             not in (None, *NEVER_GUESSED)]
                     if sure:
                         best = max(sure, key=lambda c: c[0].score)[0]
-                        rest = [c for c in _strongest([*sure, candidates]) if c.intent != best.intent]
-                        candidates, intent, suggestions, part = [best, *rest], best.intent, (), True
+                        merged = _strongest([*sure, candidates])
+                        if merged[0].intent == best.intent:  # nothing in the whole outweighs it, out of scope included
+                            candidates, intent, suggestions, part = merged, best.intent, (), True
             offered = also(candidates, intent, self.settings) if q.story and intent is not None else ()
             results[i] = Match(intent, candidates[0].score, "fuzzy", tuple(candidates), suggestions, q.normalised,
                                q.corrections, q.unknown, q.familiarity, offered, q.topical, q.story, part)
