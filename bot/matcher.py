@@ -33,8 +33,8 @@ from bot.catalog.schema import Catalog, MatcherSettings
 from bot.features import Batch, Features, Index, scale_rows
 from bot.language import translated_words
 from bot.synonyms import Synonyms
-from bot.text import Speller, normalise, sentences, stem
-from bot.wordlist import commonest, english_words
+from bot.text import Speller, normalise, sentences
+from bot.wordlist import english_words
 
 MAX_WORDS = 400  # the matcher reads at most this many words; safety has already read everything
 WORD_WEIGHT = 0.55  # share of the score from words and word pairs; the rest from character n-grams
@@ -58,10 +58,6 @@ CALIBRATION_SAMPLE = 1200  # examples (and as many out-of-scope lines) scored he
 STORY_WORDS = 15
 PART_WORDS = 4  # a story's sentences of at least this many words (of letters) are scored on their own too ...
 MAX_PARTS = 20  # ... the first this many: the cost of a long message stays bounded
-# Topic words: used by at least this many in-scope examples, by no out-of-scope line or negative, and
-# not among the commonest English words (question frames: "how", "can", "help", "want").
-TOPIC_MIN_EXAMPLES = 3
-FRAME_WORDS = 10000
 # Intents a guess never lands on: erasing the chat, or ending it (their buttons and commands still work).
 NEVER_GUESSED = frozenset({"erase_conversation", "goodbye"})
 
@@ -89,22 +85,17 @@ class Match:
     unknown: tuple[str, ...] = ()  # words the catalog has never seen, after spelling correction
     familiarity: float = 1.0  # the factor the unknown words put on every score (see Matcher._familiarity)
     also: tuple[str, ...] = ()  # for a story: other intents it is close to, offered beside the answer
-    topical: bool = False  # used a topic word of the catalog's: the out-of-scope class was set aside
     story: bool = False  # long enough to tell a story (STORY_WORDS)
     part: bool = False  # a story no one intent fitted whole, answered by the sentence that clearly asked one
 
 
-def decide(candidates: Sequence[Candidate], settings: MatcherSettings, *, topical: bool = False,
+def decide(candidates: Sequence[Candidate], settings: MatcherSettings, *,
            story: bool = False) -> tuple[str | None, tuple[str, ...]]:
     """The pure decision rule: (accepted intent or None, "Did you mean" suggestions).
 
-    ``topical``: the message uses the catalog's topic words, so the out-of-scope class, which can only
-    share its frame ("how do i report ..."), neither wins nor stands in the top intent's way.
     ``story``: a long message; its best intent is answered when it reaches the threshold, however close
     the next one (see ``also``).
     """
-    if topical:
-        candidates = [c for c in candidates if c.intent is not None]
     if not candidates:
         return None, ()
     top = candidates[0]
@@ -164,22 +155,6 @@ def _strongest(rankings: Sequence[Sequence[Candidate]]) -> list[Candidate]:
             if c.intent not in best or c.score > best[c.intent].score:
                 best[c.intent] = c
     return sorted(best.values(), key=lambda c: -c.score)[:TOP_K]
-
-
-def _topic_stems(in_scope: Sequence[bool], normalised: Sequence[str]) -> frozenset[str]:
-    """Stems of the catalog's topic words: in TOPIC_MIN_EXAMPLES in-scope examples or more, in no
-    out-of-scope line or negative, and not among the FRAME_WORDS commonest English words."""
-    used: Counter[str] = Counter()
-    turned_away: set[str] = set()
-    for inside, norm in zip(in_scope, normalised, strict=True):
-        stems = {stem(w) for w in norm.split() if w.isalpha()}
-        if inside:
-            used.update(stems)
-        else:
-            turned_away |= stems
-    frames = {stem(w) for w in commonest(FRAME_WORDS)}
-    return frozenset(s for s, n in used.items()
-                     if n >= TOPIC_MIN_EXAMPLES and s not in turned_away and s not in frames and len(s) >= 3)
 
 
 def _example_features(normalised: Sequence[str]) -> dict[str, np.ndarray]:
@@ -250,7 +225,6 @@ class _Query:
     unknown: tuple[str, ...]
     familiarity: float
     ids: list[int]
-    topical: bool  # uses a topic word of the catalog's (see decide)
     story: bool  # long enough to tell a story (STORY_WORDS)
 
 
@@ -282,7 +256,6 @@ class Matcher:
         for norm in clashes:
             del self.exact[norm]
         frequencies = Counter(w for norm in normalised for w in norm.split())
-        self.topic_stems = _topic_stems([li != self.none_label for li, _ in texts], normalised)
         # a translation's words are real words too: "nawr" must not be corrected into "narrow"
         self.speller = Speller(frequencies, words=english_words() | translated_words(catalog))
         # Good-Turing: the share of word occurrences that are a word's only one estimates how often
@@ -520,15 +493,14 @@ class Matcher:
         ranked = self._score([*queries, *(q for qs in scored_parts.values() for q in qs)])
         by_part = iter(ranked[len(queries):])
         for (i, q), candidates in zip(pending, ranked, strict=False):
-            intent, suggestions = decide(candidates, self.settings, topical=q.topical, story=q.story)
+            intent, suggestions = decide(candidates, self.settings, story=q.story)
             part = False
             if i in parts:
                 exact = [m.candidates for m in parts[i] if isinstance(m, Match) and m.intent is not None]
                 rankings: list[Sequence[Candidate]] = [*exact, *(next(by_part) for _ in scored_parts[i])]
                 if intent is None:
                     # the whole story reads as no one thing: a sentence that clearly asks one is answered
-                    sure = [c for c in rankings if decide(c, self.settings, topical=q.topical)[0]
-                            not in (None, *NEVER_GUESSED)]
+                    sure = [c for c in rankings if decide(c, self.settings)[0] not in (None, *NEVER_GUESSED)]
                     if sure:
                         best = max(sure, key=lambda c: c[0].score)[0]
                         merged = _strongest([*sure, candidates])
@@ -536,7 +508,7 @@ class Matcher:
                             candidates, intent, suggestions, part = merged, best.intent, (), True
             offered = also(candidates, intent, self.settings) if q.story and intent is not None else ()
             results[i] = Match(intent, candidates[0].score, "fuzzy", tuple(candidates), suggestions, q.normalised,
-                               q.corrections, q.unknown, q.familiarity, offered, q.topical, q.story, part)
+                               q.corrections, q.unknown, q.familiarity, offered, q.story, part)
         return [r for r in results if r is not None]
 
     def _score(self, queries: Sequence[_Query]) -> list[list[Candidate]]:
@@ -572,8 +544,7 @@ class Matcher:
         ids = self.features.of(corrected)
         if not ids:
             return Match(None, 0.0, "none", (), normalised=norm, corrections=corrections, unknown=unknown)
-        topical = any(stem(w) in self.topic_stems for w in corrected)
-        return _Query(norm, corrections, unknown, self._familiarity(corrected, unknown), ids, topical,
+        return _Query(norm, corrections, unknown, self._familiarity(corrected, unknown), ids,
                       len(words) >= STORY_WORDS)
 
     def _familiarity(self, words: Sequence[str], unknown: Sequence[str]) -> float:
@@ -663,8 +634,6 @@ def explain(match: Match) -> list[str]:
         lines.append(f"unknown words: {', '.join(match.unknown)}; scores x {match.familiarity:.2f}")
     verdict = match.intent or ("did you mean: " + ", ".join(match.suggestions) if match.suggestions else "fallback")
     lines.append(f"layer: {match.layer}; decision: {verdict}; score {match.score:.1f}")
-    if match.topical and any(c.intent is None for c in match.candidates):
-        lines.append("topic words: the out-of-scope lines, which share only the question's frame, set aside")
     if match.story:
         offered = f"; also offered: {', '.join(match.also)}" if match.also else ""
         lines.append(f"a story ({STORY_WORDS}+ words): its best intent answered even when another is close{offered}")

@@ -1,5 +1,5 @@
-"""Whole stories and topic words: a long message gets its main answer and the others beside it, and a
-message in the catalog's own words is not turned away by an out-of-scope line sharing its frame."""
+"""Whole stories: a long message gets its main answer and the others beside it, or, when no intent fits
+the whole of it, the answer its clearest sentence asks for."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from bot.catalog.load import load_catalog
 from bot.catalog.schema import MatcherSettings
 from bot.engine import Engine
-from bot.matcher import NEVER_GUESSED, Candidate, Match, Matcher, _Query, _topic_stems, also, decide
+from bot.matcher import NEVER_GUESSED, Candidate, Match, Matcher, _Query, also, decide
 from bot.turns import INTENT_PREFIX, Incoming
 from tests.support.planted import GOOD, write
 
@@ -45,26 +45,6 @@ def test_also_offers_only_close_in_scope_intents_and_at_most_two() -> None:
     many = _c(("a", 40), (None, 39), ("b", 38), ("c", 35), ("d", 33), ("e", 10))
     assert also(many, "a", S) == ("b", "c")
     assert also(_c(("a", 40), ("b", 20)), "a", S) == ()  # 20 points below: not close
-
-
-def test_topic_words_set_the_out_of_scope_class_aside() -> None:
-    frame = _c((None, 40), ("how_to_report", 30), ("keep_evidence", 12))
-    assert decide(frame, S) == (None, ())
-    assert decide(frame, S, topical=True) == ("how_to_report", ())
-    blocked = _c(("how_to_report", 30), (None, 28))  # out of scope as the runner-up blocks the margin
-    assert decide(blocked, S)[0] is None
-    assert decide(blocked, S, topical=True) == ("how_to_report", ())
-
-
-def test_topic_words_are_in_scope_words_no_out_of_scope_line_uses_and_no_frame() -> None:
-    in_scope = [True, True, True, True, False]
-    texts = ["my stalker sent flowers", "the stalker waits outside", "a stalker followed me home",
-             "how do i report a pothole", "how do i report a broken street light"]
-    stems = _topic_stems(in_scope, texts)
-    assert "stalker" in stems
-    assert "pothol" not in stems  # only out of scope
-    assert "report" not in stems  # in an out-of-scope line
-    assert not {"how", "the", "my", "follow"} & stems  # frames: among the commonest English words
 
 
 def _engine(tmp_path: Path) -> Engine:
