@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import model_cache
 from bot.catalog.schema import Catalog, Escalation
-from bot.escalation_model import EscalationModel, Evidence
+from bot.escalation_model import MIN_WORDS, EscalationModel, Evidence
 from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
 from bot.patterns import PatternError, compile_pattern
@@ -205,10 +205,37 @@ def _detection_inputs(escalations: Sequence[Escalation], translated: Sequence[tu
         yield from lines
 
 
+def _readable(text: str) -> list[list[str]]:
+    """A text's sentences as the learned part reads them (normalised words, MIN_WORDS or more), or the
+    whole text when none is that long."""
+    parts = [words for words in (normalise(s).split() for s in sentences(text)) if len(words) >= MIN_WORDS]
+    return parts or [normalise(text).split()]
+
+
 def _train(examples: Sequence[str], negatives: Sequence[str], background: Sequence[str]) -> EscalationModel:
-    """The learned part for these texts."""
-    return EscalationModel.train([normalise(t).split() for t in examples], [normalise(t).split() for t in negatives],
-                                 examples, [normalise(t).split() for t in background])
+    """The learned part for these texts, trained on sentences, as it scores them.
+
+    An example may tell a story and say the danger in one sentence of it ("he has followed me since
+    March. i have kept a diary. i want to kill myself"): trained whole, its story words would read as
+    danger, and a story with no danger at all would fire. So a first model, trained on whole examples,
+    picks each example's sentence that reads most like danger, and the model is trained again on those
+    (multiple-instance learning); every sentence of a negative is a negative.
+    """
+    negative = [words for t in (*negatives,) for words in _readable(t)]
+    quiet = [words for t in background for words in _readable(t)]
+    whole = [normalise(t).split() for t in examples]
+    first = EscalationModel.train(whole, negative, examples, quiet)
+    best = []
+    for words, text in zip(whole, examples, strict=True):
+        parts = _readable(text)
+        if len(parts) == 1:
+            best.append(words)
+            continue
+        scores = [e.score for e in first.score(parts)]
+        best.append(parts[max(range(len(parts)), key=scores.__getitem__)])
+    if best == whole:
+        return first
+    return EscalationModel.train(best, negative, examples, quiet)
 
 
 def _pack_hits(hits: Iterable[tuple[Hit, ...]]) -> np.ndarray:
