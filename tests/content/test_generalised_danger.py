@@ -1,4 +1,5 @@
-"""The shipped escalations read a story's danger in the sentence that says it, not in the story's words."""
+"""The shipped escalations generalise: a story's danger is the sentence that says it, not the story's words;
+someone collapsing, or hurt by the writer, just now is an emergency however it is told."""
 
 from __future__ import annotations
 
@@ -32,3 +33,12 @@ def test_someone_collapsing_told_in_the_simple_past_is_an_emergency(text: str) -
 
 def test_a_collapse_framed_in_the_past_is_not() -> None:
     assert default_engine().check("my grandad collapsed last year and is fine now").hits == ()
+
+
+def test_the_writer_hurting_someone_just_now_is_an_emergency() -> None:
+    hits = default_engine().check("i have just punched my boyfriend and he is bleeding on the floor").hits
+    assert "emergency" in [h.escalation for h in hits]
+
+
+def test_the_writer_telling_of_harm_long_ago_is_not() -> None:
+    assert default_engine().check("years ago i hit my partner and i want help to change").hits == ()
