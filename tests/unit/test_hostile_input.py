@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.console import render
-from bot.engine import BUTTON_LABELS, NONE_BUTTON_TEXT, Engine
+from bot.engine import BUTTON_LABELS, ERASE_YES_LABELS, NONE_BUTTON_TEXT, Engine
 from bot.htmltext import TELEGRAM_LIMIT, escape, text_length, to_plain, validate
 from bot.jurisdiction import NATIONS
 from bot.matcher import MAX_WORDS
@@ -128,6 +128,10 @@ def reference(engine: Engine) -> Reference:
         confirm = engine.respond(Incoming(text="erase this chat", now=NOW, chat=chat)).replies[0]
         replies.append(confirm)
         html.add(confirm.html)
+        # ... in the chat's language too, for a request the language detector reads as that language
+        local_confirm = engine._erase_confirmation(snap, NOW)
+        replies.append(local_confirm)
+        html.add(local_confirm.html)
         for esc in snap.catalog.escalations:
             for template in (esc.follow_up, esc.silent_answer):
                 if template:
@@ -137,6 +141,8 @@ def reference(engine: Engine) -> Reference:
         buttons |= {ReplyButton(i.title, data=INTENT_PREFIX + i.id) for i in snap.catalog.intents}
     buttons.add(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
     buttons.add(ReplyButton(BUTTON_LABELS["cy"][NONE_OF_THESE], data=NONE_OF_THESE))
+    # the erase confirmation's buttons as a Welsh chat sees them
+    buttons |= {ReplyButton(ERASE_YES_LABELS["cy"], data=ERASE), ReplyButton(BUTTON_LABELS["cy"][KEEP], data=KEEP)}
     corpus = [*html, *(b.url or "" for b in buttons), *(b.text for b in buttons)]
     return Reference(frozenset(html), frozenset(buttons), "\n".join(sorted(corpus)))
 
