@@ -10,7 +10,8 @@ message. A missing, unreadable or corrupt entry is trained again; a cache that c
 costs only the time, never a reply.
 
 Where: ``$STALKING_BOT_CACHE`` (a folder, or ``off``), else ``$XDG_CACHE_HOME/stalking-support-bot``,
-else ``~/.cache/stalking-support-bot``. At most ``KEEP`` entries stay; the oldest go first.
+else ``~/.cache/stalking-support-bot``. The newest entries stay, up to ``KEEP_BYTES`` on disk; the oldest go
+first (a size, not a count: a planted test catalog's entry is a few kilobytes, the default one's ten megabytes).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 ENV = "STALKING_BOT_CACHE"
-KEEP = 16  # entries on disk: a few catalogs' worth, old and new during edits
+KEEP_BYTES = 256 * 2**20  # on disk: a few big catalogs' worth, old and new during edits, and many small ones
 FORMAT = "1"  # bumped when what an entry holds changes shape
 _IN_MEMORY = 12  # entries kept in this process too: a reload of unchanged files reads nothing
 # Libraries whose output shapes a trained model (word list, language detector, patterns, look-alikes).
@@ -142,5 +143,8 @@ def _write(where: Path, entry: str, arrays: Mapping[str, np.ndarray]) -> None:
 
 def _prune(where: Path) -> None:
     entries = sorted(where.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
-        old.unlink(missing_ok=True)
+    total = 0
+    for entry in entries:
+        total += entry.stat().st_size
+        if total > KEEP_BYTES and entry is not entries[0]:  # the newest always stays, however big
+            entry.unlink(missing_ok=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,12 @@ from tests.support.admin import admin_bot, intents  # noqa: F401
 from tests.support.fake_telegram import FakeTelegram
 from tests.support.running import Running, make_config
 
-# Trained models are kept for this session only (bot/model_cache.py): a run never writes to the user's
-# cache or reads a model another checkout trained, and it starts cold, as CI does.
-_MODEL_CACHE = tempfile.TemporaryDirectory(prefix="bot-model-cache-")
-os.environ[ENV] = _MODEL_CACHE.name
+# Trained models are kept in the checkout's own .model-cache/ (bot/model_cache.py), as mypy keeps
+# .mypy_cache: never in the user's cache, and safe to reuse since every entry is keyed by what trained it.
+# A fresh clone (CI) starts cold; a second `pytest -m "not slow"` skips the seconds of training. Set
+# STALKING_BOT_CACHE to use another folder.
+if not os.environ.get(ENV) or os.environ[ENV].strip().lower() == "off":
+    os.environ[ENV] = str(Path(__file__).resolve().parent.parent / ".model-cache")
 # Opt in to PTB 22's timedelta durations, as run() does, so RetryAfter carries no deprecation warning.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,12 +118,12 @@ def test_a_cache_that_cannot_be_written_costs_only_the_time(tmp_path: Path, monk
     model_cache._memory.clear()
 
 
-def test_entries_beyond_keep_are_pruned_oldest_first(cache: Path) -> None:
-    for n in range(model_cache.KEEP + 3):
-        model_cache.cached(f"test-{n}", lambda n=n: {"x": np.array([n])})  # type: ignore[misc]
-    kept = sorted(cache.glob("*.npz"))
-    assert len(kept) == model_cache.KEEP
-    assert not (cache / "test-0.npz").exists() and (cache / f"test-{model_cache.KEEP + 2}.npz").exists()
+def test_the_oldest_entries_go_once_the_cache_is_over_its_size(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(model_cache, "KEEP_BYTES", 3 * 8_500)  # room for three entries of 1,000 numbers
+    for n in range(6):
+        model_cache.cached(f"test-{n}", lambda n=n: {"x": np.full(1000, n)})  # type: ignore[misc]
+        time.sleep(0.01)  # distinct modification times
+    assert sorted(p.name for p in cache.glob("*.npz")) == ["test-3.npz", "test-4.npz", "test-5.npz"]
 
 
 def test_a_restored_model_scores_like_the_trained_one() -> None:
