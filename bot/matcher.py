@@ -132,7 +132,9 @@ def _window(settings: MatcherSettings) -> float:
 
 
 def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
-    """Everything a matcher is trained from, as text: settings, intents' examples, out of scope, translations."""
+    """Everything a matcher's trained parts come from, as text: settings, examples, out of scope, synonyms.
+
+    Not the translations: their words only keep the speller off them, and the speller is built afresh."""
     settings = catalog.settings
     yield repr(replace(settings, auto=frozenset())) + repr(sorted(settings.auto))  # a set's order varies by run
     for intent in catalog.intents:
@@ -144,7 +146,6 @@ def _matcher_inputs(catalog: Catalog) -> Iterator[str]:
     for canonical, variants in catalog.synonyms.items():
         yield f"synonym:{canonical}:{len(variants)}"
         yield from variants
-    yield from sorted(translated_words(catalog))
 
 
 def _strongest(rankings: Sequence[Sequence[Candidate]]) -> list[Candidate]:

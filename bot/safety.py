@@ -221,7 +221,7 @@ def _train(examples: Sequence[str], negatives: Sequence[str], background: Sequen
     picks each example's sentence that reads most like danger, and the model is trained again on those
     (multiple-instance learning); every sentence of a negative is a negative.
     """
-    negative = [words for t in (*negatives,) for words in _readable(t)]
+    negative = [words for t in negatives for words in _readable(t)]
     quiet = [words for t in background for words in _readable(t)]
     whole = [normalise(t).split() for t in examples]
     first = EscalationModel.train(whole, negative, examples, quiet)
