@@ -431,7 +431,7 @@ class Engine:
             return Outcome((self._erase_confirmation(snap, now),), escalated, intent=intent,
                            explanation=tuple(lines))
         if intent is not None:
-            offered = tuple(i for i in match.also if i != intent) if intent == match.intent else ()
+            offered = match.also if intent == match.intent else ()  # not when a follow-up or danger changed it
             return self._intent_outcome(snap, intent, replies, escalated, now, lines=lines, chat=chat, also=offered)
         if escalated:
             # the escalation answer already offers the menu; a fallback under it would only add noise
@@ -551,8 +551,7 @@ class Engine:
         if also:
             # a story that touches other topics: the main one answered, the others a tap away
             heading = self._response(snap, "also_help", now, kind="choices", nation=nation)
-            buttons = tuple(ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in also)
-            replies.append(Reply(heading.html, buttons, kind="choices"))
+            replies.append(Reply(heading.html, self._intent_buttons(snap, also), kind="choices"))
         return Outcome(tuple(self._finish(replies)), escalated, intent=intent.id, command=command,
                        button=button, explanation=explanation)
 
@@ -621,9 +620,12 @@ class Engine:
 
     def _choices(self, snap: Snapshot, suggestions: tuple[str, ...], now: datetime, nation: str | None = None) -> Reply:
         heading = self._response(snap, "did_you_mean", now, kind="choices", nation=nation)
-        buttons = [ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in suggestions]
-        buttons.append(ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
-        return Reply(heading.html, tuple(buttons), kind="choices")
+        buttons = (*self._intent_buttons(snap, suggestions), ReplyButton(NONE_BUTTON_TEXT, data=NONE_OF_THESE))
+        return Reply(heading.html, buttons, kind="choices")
+
+    def _intent_buttons(self, snap: Snapshot, intent_ids: tuple[str, ...]) -> tuple[ReplyButton, ...]:
+        """A button per intent, labelled with its title, that shows its answer."""
+        return tuple(ReplyButton(self._title(snap, i), data=INTENT_PREFIX + i) for i in intent_ids)
 
     def system_reply(self, name: str, now: datetime | None = None, chat: str | int | None = None) -> Reply:
         """One of the bot's own lines (non_text, slow_reply, group_chat, erased ...), in the chat's language."""
