@@ -25,6 +25,7 @@ import numpy as np
 
 from bot import model_cache
 from bot.catalog.schema import Catalog, Escalation
+from bot.denial import denied
 from bot.escalation_model import MIN_WORDS, EscalationModel, Evidence
 from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
@@ -140,9 +141,21 @@ def _carried(r: _Rules, framed: set[int], words: Sequence[str], clause: Sequence
     return out
 
 
+_YEAR = re.compile(r"(19|20)[0-9][0-9]")
+_YEAR_LEADS = frozenset({"in", "since", "back", "during", "from", "of", "until", "till"})
+
+
+def _past_clauses(r: _Rules, words: Sequence[str], clause: Sequence[int]) -> set[int]:
+    """Clauses with a past marker, or a year said as a time ("in 2020", "back in 2019"): no list holds every year."""
+    framed = {clause[i] for i, _ in r.past.all(words)}
+    framed |= {clause[i] for i, w in enumerate(words)
+               if i and words[i - 1] in _YEAR_LEADS and _YEAR.fullmatch(w)}
+    return framed
+
+
 def _framed_clauses(r: _Rules, words: list[str], clause: list[int]) -> set[int]:
     """Clauses a past marker frames; for an escalation without threats, reported markers too."""
-    framed = {clause[i] for i, _ in r.past.all(words)}
+    framed = _past_clauses(r, words, clause)
     if not r.threats.by_first:
         framed |= {clause[i] for i, _ in r.reported.all(words)}
     return _carried(r, framed, words, clause)
@@ -441,7 +454,7 @@ class Detector:
     def _fires(r: _Rules, words: list[str], joined: str, clause: list[int]) -> str | None:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
-        past = _carried(r, {clause[i] for i, _ in r.past.all(words)}, words, clause)
+        past = _carried(r, _past_clauses(r, words, clause), words, clause)
         reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause)
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
@@ -449,6 +462,8 @@ class Detector:
         now = [i for i, _ in r.present.all(words)]
 
         def happening(start: int, end: int, framing: set[int]) -> bool:
+            if denied(words, clause, start):  # "i am not suicidal", "not in danger, just asking"
+                return False
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
             return not framed or any(start - NEAR <= i <= end + NEAR for i in now)
 

@@ -1,0 +1,58 @@
+"""Whether the writer denies the state a rule found: "i am not suicidal", "not in danger, just asking".
+
+A phrase says a state; a negation in front of it, said by the writer of themselves, says the opposite.
+The rule is kept narrow on purpose, since a missed denial costs a kind extra line and a wrong one costs
+a person in danger their answer:
+- the negator must stand right before the hit, with only words that carry a state forward between
+  ("not going to", "no thoughts of", "do not want to", "not really feeling");
+- it must be the writer's own ("i am not", "i do not", "i will never") or open its clause ("not in
+  danger, just want info"): "life is not worth living" and "there is no point in living" say the danger;
+- anything else between ("can not stop thinking about killing myself", "why should not i", "no reason
+  not to") ends the search and the hit stands.
+A phrase that holds the negation itself ("do not want to be alive") is not looked inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+NEGATORS = frozenset({"not", "no", "never", "nt"})
+# Words that carry the denied state forward to the hit, and nothing else: a verb of wanting or
+# planning, "going to", a hedge. A content word between the negator and the hit stops the search.
+_CARRIERS = frozenset({"going", "gonna", "to", "be", "being", "feeling", "feel", "really", "at", "all",
+                       "thoughts", "thought", "of", "thinking", "about", "having", "have", "want", "wanting",
+                       "wanna", "planning", "plan", "trying", "any", "actually", "even", "currently",
+                       "that", "in", "a", "an", "intention", "intentions", "plans"})
+# The writer speaking of themselves just before the negator: "i am not", "i do not", "i will never".
+_OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"), ("i", "have"),
+                  ("i", "was"), ("i", "did"), ("i", "feel"), ("i", "really", "do"), ("i", "am", "really"),
+                  ("i", "am", "definitely"), ("i", "am", "honestly")})
+# Words that may come before the writer's "i" in the same clause: "honestly i am not suicidal", "i
+# promise i am not" (a joining word starts its own clause already). "why should i not" has none of them.
+_LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol", "promise", "swear",
+                    "seriously", "yes", "yeah", "no"})
+_GAP = 5  # carrier words between the negator and the hit, at most
+
+
+def denied(words: Sequence[str], clause: Sequence[int], start: int) -> bool:
+    """Whether the hit starting at ``words[start]`` is negated by its writer (see the module docstring)."""
+    i = start - 1
+    while i >= 0 and start - i <= _GAP + 1 and clause[i] == clause[start] and words[i] not in NEGATORS:
+        if words[i] not in _CARRIERS:
+            return False
+        i -= 1
+    if i < 0 or clause[i] != clause[start] or words[i] not in NEGATORS:
+        return False
+    if i == 0 or clause[i - 1] != clause[i]:
+        return True  # the negator opens its clause: "not in danger, just want info"
+    return any(_owned(words, clause, i, own) for own in _OWN)
+
+
+def _owned(words: Sequence[str], clause: Sequence[int], i: int, own: tuple[str, ...]) -> bool:
+    """``own`` ends right before the negator at ``i`` and starts its clause or follows a joining word."""
+    begin = i - len(own)
+    if begin < 0 or tuple(words[begin:i]) != own:
+        return False
+    return begin == 0 or clause[begin - 1] != clause[begin] or words[begin - 1] in _LEADS
+
+
