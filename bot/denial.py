@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-NEGATORS = frozenset({"not", "no", "never", "nt"})
+_NEGATORS = frozenset({"not", "no", "never"})
 # Words that carry the denied state forward to the hit, and nothing else: a verb of wanting or
 # planning, "going to", a hedge. A content word between the negator and the hit stops the search.
 _CARRIERS = frozenset({"going", "gonna", "to", "be", "being", "feeling", "feel", "really", "at", "all",
@@ -37,11 +37,11 @@ _GAP = 5  # carrier words between the negator and the hit, at most
 def denied(words: Sequence[str], clause: Sequence[int], start: int) -> bool:
     """Whether the hit starting at ``words[start]`` is negated by its writer (see the module docstring)."""
     i = start - 1
-    while i >= 0 and start - i <= _GAP + 1 and clause[i] == clause[start] and words[i] not in NEGATORS:
+    while i >= 0 and start - i <= _GAP + 1 and clause[i] == clause[start] and words[i] not in _NEGATORS:
         if words[i] not in _CARRIERS:
             return False
         i -= 1
-    if i < 0 or clause[i] != clause[start] or words[i] not in NEGATORS:
+    if i < 0 or clause[i] != clause[start] or words[i] not in _NEGATORS:
         return False
     if i == 0 or clause[i - 1] != clause[i]:
         return True  # the negator opens its clause: "not in danger, just want info"
@@ -49,10 +49,8 @@ def denied(words: Sequence[str], clause: Sequence[int], start: int) -> bool:
 
 
 def _owned(words: Sequence[str], clause: Sequence[int], i: int, own: tuple[str, ...]) -> bool:
-    """``own`` ends right before the negator at ``i`` and starts its clause or follows a joining word."""
+    """``own`` ends right before the negator at ``i`` and starts its clause or follows one of ``_LEADS``."""
     begin = i - len(own)
     if begin < 0 or tuple(words[begin:i]) != own:
         return False
     return begin == 0 or clause[begin - 1] != clause[begin] or words[begin - 1] in _LEADS
-
-
