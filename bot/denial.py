@@ -34,18 +34,18 @@ _LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol
 _GAP = 5  # carrier words between the negator and the hit, at most
 
 
-def denied(words: Sequence[str], clause: Sequence[int], start: int) -> bool:
-    """Whether the hit starting at ``words[start]`` is negated by its writer (see the module docstring)."""
+def denial(words: Sequence[str], clause: Sequence[int], start: int) -> int | None:
+    """Where the writer's negation of the hit at ``words[start]`` begins, or None (see the module docstring)."""
     i = start - 1
     while i >= 0 and start - i <= _GAP + 1 and clause[i] == clause[start] and words[i] not in _NEGATORS:
         if words[i] not in _CARRIERS:
-            return False
+            return None
         i -= 1
     if i < 0 or clause[i] != clause[start] or words[i] not in _NEGATORS:
-        return False
+        return None
     if i == 0 or clause[i - 1] != clause[i]:
-        return True  # the negator opens its clause: "not in danger, just want info"
-    return any(_owned(words, clause, i, own) for own in _OWN)
+        return i  # the negator opens its clause: "not in danger, just want info"
+    return i if any(_owned(words, clause, i, own) for own in _OWN) else None
 
 
 def _owned(words: Sequence[str], clause: Sequence[int], i: int, own: tuple[str, ...]) -> bool:

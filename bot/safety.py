@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import model_cache
 from bot.catalog.schema import Catalog, Escalation
-from bot.denial import denied
+from bot.denial import denial
 from bot.escalation_model import MIN_WORDS, EscalationModel, Evidence
 from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
@@ -410,7 +410,7 @@ class Detector:
                     language.append(detect_language(text) if may_be_welsh(text) else None)
                 if language[0] != code and (code is not None or language[0] in self._foreign):
                     continue
-            best = self._learned(r, parsed)
+            best = self._learned(r, [self._undenied(r, w, c) for w, c in parsed])
             if best is not None:
                 found[r.escalation.id] = Hit(r.escalation.id, "learned", best)
         return tuple(found[i] for i in self._ids if i in found)
@@ -451,7 +451,24 @@ class Detector:
         return best
 
     @staticmethod
-    def _fires(r: _Rules, words: list[str], joined: str, clause: list[int]) -> str | None:
+    def _hits(r: _Rules, words: list[str], joined: str) -> Iterator[tuple[int, int, str, bool]]:
+        """Each rule hit in the sentence: its first word, the word after it, the rule, and whether it
+        is a threat (framed by reporting as well as by the past)."""
+        for i, phrase in r.phrases.all(words):
+            yield i, i + len(phrase), " ".join(phrase), False
+        gate = r.any_pattern
+        if r.patterns and (gate is None or gate.search(joined)):
+            # word index of each character offset, found by bisection: linear in the sentence overall
+            starts = [0, *(i + 1 for i, ch in enumerate(joined) if ch == " ")]
+            for rx in r.patterns:
+                for m in rx.finditer(joined):
+                    start = bisect_right(starts, m.start()) - 1
+                    yield start, start + m.group().count(" ") + 1, str(rx.pattern), False
+        for i, threat in r.threats.all(words):
+            yield i, i + len(threat), " ".join(threat), True
+
+    @classmethod
+    def _fires(cls, r: _Rules, words: list[str], joined: str, clause: list[int]) -> str | None:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
         past = _carried(r, _past_clauses(r, words, clause), words, clause)
@@ -460,26 +477,25 @@ class Detector:
         # matter now" it is about the question, in "last week he followed me and now he is
         # outside" it is about the danger.
         now = [i for i, _ in r.present.all(words)]
-
-        def happening(start: int, end: int, framing: set[int]) -> bool:
-            if denied(words, clause, start):  # "i am not suicidal", "not in danger, just asking"
-                return False
+        for start, end, rule, threat in cls._hits(r, words, joined):
+            if denial(words, clause, start) is not None:  # "i am not suicidal", "not in danger, just asking"
+                continue
+            framing = reported if threat else past
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
-            return not framed or any(start - NEAR <= i <= end + NEAR for i in now)
-
-        for i, phrase in r.phrases.all(words):
-            if happening(i, i + len(phrase), past):
-                return " ".join(phrase)
-        gate = r.any_pattern
-        if r.patterns and (gate is None or gate.search(joined)):
-            # word index of each character offset, found by bisection: linear in the sentence overall
-            starts = [0, *(i + 1 for i, ch in enumerate(joined) if ch == " ")]
-            for rx in r.patterns:
-                for m in rx.finditer(joined):
-                    start = bisect_right(starts, m.start()) - 1
-                    if happening(start, start + m.group().count(" ") + 1, past):
-                        return str(rx.pattern)
-        for i, threat in r.threats.all(words):
-            if happening(i, i + len(threat), reported):
-                return " ".join(threat)
+            if not framed or any(start - NEAR <= i <= end + NEAR for i in now):
+                return rule
         return None
+
+    @classmethod
+    def _undenied(cls, r: _Rules, words: list[str], clause: list[int]) -> tuple[list[str], list[int]]:
+        """The sentence without what its writer denies ("i am not suicidal, i just want to know who to
+        call"): the learned part must not read the denied words as the danger they deny."""
+        gone: set[int] = set()
+        for start, end, _, _ in cls._hits(r, words, " ".join(words)):
+            negator = denial(words, clause, start)
+            if negator is not None:
+                gone.update(range(negator, end))
+        if not gone:
+            return words, clause
+        kept = [i for i in range(len(words)) if i not in gone]
+        return [words[i] for i in kept], [clause[i] for i in kept]

@@ -2,13 +2,13 @@
 
 import pytest
 
-from bot.denial import denied
+from bot.denial import denial
 from bot.safety import _clauses, _readable
 
 
 def _denied(text: str, word: str) -> bool:
     words = _readable(text)[0]
-    return denied(words, _clauses(words, [0]), words.index(word))
+    return denial(words, _clauses(words, [0]), words.index(word)) is not None
 
 
 @pytest.mark.parametrize(("text", "word"), [

@@ -141,3 +141,20 @@ def test_a_tiny_example_set_still_places_the_threshold_between_its_sides() -> No
                                         "hello there how are you"))
     detector = Detector([esc])
     assert detector.detect("hello there how are you today") == ()
+
+
+def test_what_the_writer_denies_is_not_read_by_the_learned_part_either() -> None:
+    from bot.safety import Detector
+
+    crisis = Escalation(
+        "crisis", "Crisis", "Samaritans.", phrases=("jump off the bridge",),
+        examples=("i want to jump off the bridge", "thinking of jumping off the bridge tonight",
+                  "i will jump from the bridge", "going to the bridge to jump"),
+        negative_examples=("how old is the bridge", "when was the bridge built", "is the bridge open today",
+                           "what is the toll on the bridge", "who painted the bridge",
+                           "i just want to know the toll", "i want to know when it opens"),
+    )
+    detector = Detector([crisis])
+    assert [h.rule for h in detector.detect("i want to jump off the bridge")] == ["jump off the bridge"]
+    # Denied, the rule stands aside; the learned part, reading the same words, must too.
+    assert detector.detect("i do not want to jump off the bridge, i just want to know its toll") == ()
