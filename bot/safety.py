@@ -123,17 +123,22 @@ _PRESENT_FORMS = frozenset({"is", "are", "am", "has", "have", "do", "does", "can
                             "yw", "ydyn", "rydyn", "ydych"})
 
 
-def _carried(r: _Rules, framed: set[int], words: Sequence[str], clause: Sequence[int]) -> set[int]:
+def _carried(r: _Rules, framed: set[int], words: Sequence[str], clause: Sequence[int],
+             reported: bool = False) -> set[int]:
     """``framed`` and every clause after a framed one that is not in the present tense again.
 
     A time given early holds for the clauses that go on with the same story: in "five years ago he
     choked me, held a knife to my throat and would not stop hitting me" all three are the past; in
-    "last week he hit me and he is at my door" the door is now.
+    "last week he hit me and he is at my door" the door is now. Someone else's words (``reported``)
+    also end where the writer speaks for themselves: in "my friend said i should call someone because
+    i keep thinking about suicide" the last clause is the writer's own.
     """
     if not framed:
         return framed
     present = {clause[i] for i, w in enumerate(words) if w in _PRESENT_FORMS}
     present |= {clause[i] for i, _ in r.present.all(words)}
+    if reported:
+        present |= {clause[i] for i, w in enumerate(words) if w == "i"}
     out = set(framed)
     for k in range(min(framed) + 1, clause[-1] + 1):
         if k - 1 in out and k not in present:
@@ -154,11 +159,12 @@ def _past_clauses(r: _Rules, words: Sequence[str], clause: Sequence[int]) -> set
 
 
 def _framed_clauses(r: _Rules, words: list[str], clause: list[int]) -> set[int]:
-    """Clauses a past marker frames; for an escalation without threats, reported markers too."""
+    """Clauses a past marker frames, and reported markers too where the escalation says so."""
     framed = _past_clauses(r, words, clause)
-    if not r.threats.by_first:
-        framed |= {clause[i] for i, _ in r.reported.all(words)}
-    return _carried(r, framed, words, clause)
+    framed = _carried(r, framed, words, clause)
+    if r.escalation.reported_frames_learned:
+        framed |= _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause, reported=True)
+    return framed
 
 
 def _joined(patterns: Sequence[str]) -> Any:
@@ -208,6 +214,7 @@ def _detection_inputs(escalations: Sequence[Escalation], translated: Sequence[tu
             values = (value,) if isinstance(value, str) else value
             yield f"{name}:{len(values)}"
             yield from values
+        yield f"reported_frames_learned:{esc.reported_frames_learned}"
 
     for code, esc in (*((None, e) for e in escalations), *translated):
         yield f"escalation:{code}"
@@ -472,7 +479,7 @@ class Detector:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
         past = _carried(r, _past_clauses(r, words, clause), words, clause)
-        reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause)
+        reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause, reported=True)
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
         # outside" it is about the danger.

@@ -50,7 +50,7 @@ FOLLOW_UP_KEYS = ("id", "title", "examples", "answer", "buttons", "tests")
 ESCALATION_KEYS = (
     "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
     "examples", "negative_examples", "answer", "follow_up", "silent_phrases", "silent_answer", "buttons", "tests",
-    "not_tests", "translations",
+    "not_tests", "translations", "reported_frames_learned",
 )
 HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text", "closed_variants")
 RESPONSE_KEYS = ("answer", "buttons", "variants", "translations")
@@ -249,6 +249,16 @@ class _FileReader:
             self.report.error(node, f"{what} must be text, found {kind(node)}")
         return None
 
+    def flag(self, node: YNode | None, what: str) -> bool:
+        """A true/false value; absent or empty is false, anything else an error (and false)."""
+        if node is None or (isinstance(node, YScalar) and node.value is None):
+            return False
+        if isinstance(node, YScalar) and isinstance(node.value, bool):
+            return node.value
+        shown = node.raw if isinstance(node, YScalar) else kind(node)
+        self.report.error(node, f"{what} must be true or false, found {shown!r}")
+        return False
+
     def text_list(self, node: YNode, what: str) -> list[Text]:
         """A list of non-empty phrases; each item that is not one is an error, and left out."""
         if isinstance(node, YScalar) and node.value is None:
@@ -415,6 +425,8 @@ class _FileReader:
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
         for name in ("follow_up", "silent_answer"):
             entry.fields[name] = self.text(node.items.get(name), name)
+        entry.fields["reported_frames_learned"] = self.flag(node.items.get("reported_frames_learned"),
+                                                            "reported_frames_learned")
         if bool(entry.fields["silent_phrases"]) != bool(entry.fields["silent_answer"]):
             self.report.error(node, f"escalation {entry.id.value!r}: silent_phrases and silent_answer go together")
         if not any(entry.fields[k] for k in ("phrases", "threats", "patterns", "examples")):

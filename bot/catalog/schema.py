@@ -123,6 +123,10 @@ class Escalation:
     past_markers: tuple[str, ...] = ()
     reported_markers: tuple[str, ...] = ()
     present_markers: tuple[str, ...] = ()
+    # Whether reported markers set aside the learned part's hits too, not only threats: true for
+    # crisis, where a reported clause is someone else's words or thoughts ("he says he wants to die");
+    # false for emergency, where "he texted that he is in my garden" is the danger itself.
+    reported_frames_learned: bool = False
     # The learned part (bot/escalation_model.py): situations that must fire, and near misses that must not.
     examples: tuple[str, ...] = ()
     negative_examples: tuple[str, ...] = ()

@@ -92,6 +92,7 @@ BROKEN = {
             answer: y
           - id: crisis  #! E no phrases, threats, patterns or examples
             answer: Samaritans.
+            reported_frames_learned: sometimes  #! E reported_frames_learned must be true or false
         opening_hours:
           - id: line
             timezone: Mars/Olympus  #! E unknown time zone 'Mars/Olympus'

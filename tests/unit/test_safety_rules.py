@@ -158,3 +158,16 @@ def test_what_the_writer_denies_is_not_read_by_the_learned_part_either() -> None
     assert [h.rule for h in detector.detect("i want to jump off the bridge")] == ["jump off the bridge"]
     # Denied, the rule stands aside; the learned part, reading the same words, must too.
     assert detector.detect("i do not want to jump off the bridge, i just want to know its toll") == ()
+
+
+def test_someone_elses_words_end_where_the_writer_speaks_for_themselves() -> None:
+    from bot.safety import Detector
+
+    crisis = Escalation("crisis", "Crisis", "Samaritans.", threats=("overdose",),
+                        reported_markers=("says she", "said i"), reported_frames_learned=True)
+    detector = Detector([crisis])
+    # Her threat, told by the writer: a threat to talk through, not the writer's crisis.
+    assert detector.detect("my mum says she will take an overdose if i leave") == ()
+    # The writer's own words after someone else's are read as the writer's.
+    assert [h.rule for h in detector.detect("my gp said i should ring someone and i keep thinking about an overdose")] \
+        == ["overdose"]
