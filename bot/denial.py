@@ -34,6 +34,11 @@ _LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol
 _GAP = 5  # carrier words between the negator and the hit, at most
 
 
+def may_deny(words: Sequence[str]) -> bool:
+    """Whether the sentence has a negator at all: most do not, and need no look at their hits."""
+    return not _NEGATORS.isdisjoint(words)
+
+
 def denial(words: Sequence[str], clause: Sequence[int], start: int) -> int | None:
     """Where the writer's negation of the hit at ``words[start]`` begins, or None (see the module docstring)."""
     i = start - 1

@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import model_cache
 from bot.catalog.schema import Catalog, Escalation
-from bot.denial import denial
+from bot.denial import denial, may_deny
 from bot.escalation_model import MIN_WORDS, EscalationModel, Evidence
 from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
@@ -497,6 +497,8 @@ class Detector:
     def _undenied(cls, r: _Rules, words: list[str], clause: list[int]) -> tuple[list[str], list[int]]:
         """The sentence without what its writer denies ("i am not suicidal, i just want to know who to
         call"): the learned part must not read the denied words as the danger they deny."""
+        if not may_deny(words):
+            return words, clause
         gone: set[int] = set()
         for start, end, _, _ in cls._hits(r, words, " ".join(words)):
             negator = denial(words, clause, start)
