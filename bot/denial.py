@@ -28,7 +28,8 @@ _OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"
                   ("i", "was"), ("i", "did"), ("i", "feel"), ("i", "really", "do"), ("i", "am", "really"),
                   ("i", "am", "definitely"), ("i", "am", "honestly")})
 # Words that may come before the writer's "i" in the same clause: "honestly i am not suicidal", "i
-# promise i am not" (a joining word starts its own clause already). "why should i not" has none of them.
+# promise i am not"; a joining word that opens the clause may come first too ("but i am not").
+# "why should i not" has none of them.
 _LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol", "promise", "swear",
                     "seriously", "yes", "yeah", "no"})
 _GAP = 5  # carrier words between the negator and the hit, at most
@@ -54,8 +55,11 @@ def denial(words: Sequence[str], clause: Sequence[int], start: int) -> int | Non
 
 
 def _owned(words: Sequence[str], clause: Sequence[int], i: int, own: tuple[str, ...]) -> bool:
-    """``own`` ends right before the negator at ``i`` and starts its clause or follows one of ``_LEADS``."""
+    """``own`` ends right before the negator at ``i`` and starts its clause, follows the one word that
+    opens it (the joining word in "but i am not going to"), or follows one of ``_LEADS``."""
     begin = i - len(own)
     if begin < 0 or tuple(words[begin:i]) != own:
         return False
-    return begin == 0 or clause[begin - 1] != clause[begin] or words[begin - 1] in _LEADS
+    if begin == 0 or clause[begin - 1] != clause[begin] or words[begin - 1] in _LEADS:
+        return True
+    return begin == 1 or clause[begin - 2] != clause[begin - 1]

@@ -17,6 +17,7 @@ def _denied(text: str, word: str) -> bool:
     ("no thoughts of hurting myself", "hurting"),
     ("i don't want to die i just want him to leave me alone", "want"),
     ("i promise im not suicidal", "suicidal"),
+    ("i am exhausted but i am not going to hurt myself", "hurt"),
 ])
 def test_the_writers_own_denial(text: str, word: str) -> None:
     assert _denied(text, word)
