@@ -9,6 +9,7 @@ bot/escalation_model.py replaced as given (before anything is trained, so the mo
 on the code and not on these values, is pointed at a fresh folder), then prints emergency recall,
 crisis recall and false escalations for each set and for all but the first together. It reads the
 escalation column only, so it is much faster than `python -m bot eval` for comparing settings.
+MIN_WORDS is also imported by bot/safety.py, so setting it here changes only what the model scores.
 Compare settings on our own sets; score a held-out set once, at the end (eval/heldout/README.md).
 """
 

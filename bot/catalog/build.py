@@ -170,7 +170,7 @@ class _Builder:
             past_markers=values("past_markers"), examples=values("examples"),
             negative_examples=values("negative_examples"),
             reported_markers=values("reported_markers"), present_markers=values("present_markers"),
-            reported_frames_learned=bool(e.fields.get("reported_frames_learned", False)),
+            reported_frames_learned=e.fields["reported_frames_learned"],
             buttons=buttons, tests=values("tests"), not_tests=values("not_tests"), source=e.source(),
             translations=MappingProxyType({c: EscalationTranslation(**v) for c, v in self.translated(e).items()}),
         )
