@@ -8,7 +8,9 @@ a person in danger their answer:
 - it must be the writer's own ("i am not", "i do not", "i will never") or open its clause ("not in
   danger, just want info"): "life is not worth living" and "there is no point in living" say the danger;
 - anything else between ("can not stop thinking about killing myself", "why should not i", "no reason
-  not to") ends the search and the hit stands.
+  not to") ends the search and the hit stands;
+- one hedge says the opposite from both sides of the hit: "not in a self harm way", "not in the
+  suicidal sense" (what was done, or felt, was not that).
 A phrase that holds the negation itself ("do not want to be alive") is not looked inside.
 """
 
@@ -33,6 +35,8 @@ _OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"
 _LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol", "promise", "swear",
                     "seriously", "yes", "yeah", "no"})
 _GAP = 5  # carrier words between the negator and the hit, at most
+_HEDGE_OPEN = (("not", "in", "a"), ("not", "in", "the"), ("not", "in", "that"), ("not", "in", "any"))
+_HEDGE_CLOSE = frozenset({"way", "sense", "kind"})
 
 
 def may_deny(words: Sequence[str]) -> bool:
@@ -40,8 +44,10 @@ def may_deny(words: Sequence[str]) -> bool:
     return not _NEGATORS.isdisjoint(words)
 
 
-def denial(words: Sequence[str], clause: Sequence[int], start: int) -> int | None:
-    """Where the writer's negation of the hit at ``words[start]`` begins, or None (see the module docstring)."""
+def denial(words: Sequence[str], clause: Sequence[int], start: int, end: int) -> int | None:
+    """Where the writer's negation of the hit ``words[start:end]`` begins, or None (see the module docstring)."""
+    if start >= 3 and tuple(words[start - 3:start]) in _HEDGE_OPEN and end < len(words) and words[end] in _HEDGE_CLOSE:
+        return start - 3
     i = start - 1
     while i >= 0 and start - i <= _GAP + 1 and clause[i] == clause[start] and words[i] not in _NEGATORS:
         if words[i] not in _CARRIERS:

@@ -116,9 +116,12 @@ def _clauses(words: Sequence[str], commas: Sequence[int]) -> list[int]:
     return out
 
 
-# Verbs that put a clause in the present (English, and Welsh "mae", "dw", "rwy'n"...): a clause with one
-# of them, or a present marker, keeps its own time; one without carries on the story before it.
-_PRESENT_FORMS = frozenset({"is", "are", "am", "has", "have", "do", "does", "can", "cannot", "will",
+# Words that put a clause in the present (English, and Welsh "mae", "dw", "rwy'n"...): a clause with one
+# of them, or a present marker, keeps its own time; one without carries on the story before it. Besides
+# the verbs that carry tense: "now", and the writer's present wants and feelings ("my brother took his
+# own life and now i want to die too", "i used to cut, i keep thinking about it").
+_PRESENT_FORMS = frozenset({"is", "are", "am", "has", "have", "do", "does", "can", "cannot", "will", "now",
+                            "want", "wants", "wanna", "feel", "feels", "need", "needs", "keep", "keeps", "wish",
                             "mae", "maen", "ma", "dw", "dwi", "rwy", "rwyn", "rydw", "ydw", "wyt", "ydy",
                             "yw", "ydyn", "rydyn", "ydych"})
 
@@ -485,7 +488,7 @@ class Detector:
         # outside" it is about the danger.
         now = [i for i, _ in r.present.all(words)]
         for start, end, rule, threat in cls._hits(r, words, joined):
-            if denial(words, clause, start) is not None:  # "i am not suicidal", "not in danger, just asking"
+            if denial(words, clause, start, end) is not None:  # "i am not suicidal", "not in danger, just asking"
                 continue
             framing = reported if threat else past
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
@@ -501,7 +504,7 @@ class Detector:
             return words, clause
         gone: set[int] = set()
         for start, end, _, _ in cls._hits(r, words, " ".join(words)):
-            negator = denial(words, clause, start)
+            negator = denial(words, clause, start, end)
             if negator is not None:
                 gone.update(range(negator, end))
         if not gone:

@@ -6,24 +6,27 @@ from bot.denial import denial
 from bot.safety import _clauses, _readable
 
 
-def _denied(text: str, word: str) -> bool:
+def _denied(text: str, hit: str) -> bool:
     words = _readable(text)[0]
-    return denial(words, _clauses(words, [0]), words.index(word)) is not None
+    start = words.index(hit.split()[0])
+    return denial(words, _clauses(words, [0]), start, start + len(hit.split())) is not None
 
 
-@pytest.mark.parametrize(("text", "word"), [
+@pytest.mark.parametrize(("text", "hit"), [
     ("i am not suicidal just fed up", "suicidal"),
     ("im not going to kill myself dont worry", "kill"),
     ("no thoughts of hurting myself", "hurting"),
     ("i don't want to die i just want him to leave me alone", "want"),
     ("i promise im not suicidal", "suicidal"),
     ("i am exhausted but i am not going to hurt myself", "hurt"),
+    ("i have burned myself before, not in the self harm way, i am just clumsy", "self harm"),
+    ("i think about death a lot but not in a suicidal way", "suicidal"),
 ])
-def test_the_writers_own_denial(text: str, word: str) -> None:
-    assert _denied(text, word)
+def test_the_writers_own_denial(text: str, hit: str) -> None:
+    assert _denied(text, hit)
 
 
-@pytest.mark.parametrize(("text", "word"), [
+@pytest.mark.parametrize(("text", "hit"), [
     ("i can't stop thinking about killing myself", "killing"),
     ("why shouldn't i kill myself", "kill"),
     ("there's no reason not to kill myself", "kill"),
@@ -32,6 +35,7 @@ def test_the_writers_own_denial(text: str, word: str) -> None:
     ("please don't hurt me", "hurt"),
     ("he said i am not suicidal", "suicidal"),
     ("i'm not ok i want to die", "want"),
+    ("not in a good way, i keep thinking about suicide", "suicide"),
 ])
-def test_a_negation_that_says_the_danger_stands(text: str, word: str) -> None:
-    assert not _denied(text, word)
+def test_a_negation_that_says_the_danger_stands(text: str, hit: str) -> None:
+    assert not _denied(text, hit)
