@@ -16,12 +16,30 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
+import numpy as np
+
+from bot import model_cache
+from bot.model_cache import pack_texts, unpack_texts
+
 _SMALL_CAPITAL = re.compile(r"^LATIN LETTER SMALL CAPITAL ([A-Z])$")
 
 
 @lru_cache(maxsize=1)
 def table() -> dict[int, str]:
-    """A str.translate table: look-alike character -> lower-case ASCII letter or digit."""
+    """A str.translate table: look-alike character -> lower-case ASCII letter or digit.
+
+    Built from the JSON and a walk over the first two Unicode planes (an eighth of a second at every
+    start), so it is kept in the model cache, under the Unicode version this Python names letters by."""
+    arrays = model_cache.cached("confusables-" + model_cache.key([unicodedata.unidata_version]), _built)
+    return dict(zip(arrays["codes"].tolist(), unpack_texts(arrays, "letters"), strict=True))
+
+
+def _built() -> dict[str, np.ndarray]:
+    out = _walk()
+    return {"codes": np.fromiter(out, dtype=np.int64, count=len(out)), **pack_texts("letters", list(out.values()))}
+
+
+def _walk() -> dict[int, str]:
     data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json")
                       .read_text(encoding="utf-8"))
     out: dict[int, str] = {}

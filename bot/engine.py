@@ -172,12 +172,17 @@ class Checked:
 def build(catalog: Catalog) -> Snapshot:
     """Everything a catalog is served with, built in full (slow for big catalogs: call it off the event loop)."""
     table()  # the look-alike letters' data: missing, it fails here, not on someone's message
-    lang.warm()  # the language detector's models: loaded here, not on someone's first message
+    codes = languages(catalog)
+    if codes:
+        # the language detector's models: loaded here, not on someone's first message. A catalog with no
+        # translation has nothing to answer in another language, and start-up does not pay a quarter
+        # second for it (a first message with a Welsh word would still load them).
+        lang.warm()
     matcher = Matcher(catalog)
     detector = Detector.for_catalog(catalog, known_words=matcher.vocabulary())
     follow_ups = FollowUpMatcher(catalog)
     views = {}
-    for code in languages(catalog):
+    for code in codes:
         examples = examples_in(catalog, code)
         local = Matcher(examples) if examples is not None else None
         views[code] = Snapshot(localized(catalog, code), matcher, detector, follow_ups, local_matcher=local)
