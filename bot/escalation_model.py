@@ -99,8 +99,13 @@ class EscalationModel:
         owner, feats = _flatten(ids)
         keys, tf = np.unique(owner * n_feats + feats, return_counts=True)
         rows, cols = keys // n_feats, keys % n_feats
-        df = np.bincount(cols, minlength=n_feats)
-        idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
+        # Document frequencies come from the escalation's own lists only: the catalog's questions
+        # train the model as negatives but do not weigh its words, or an admin's unrelated intents
+        # would move its scores ("parcel" common in a shop's catalog made "there is a parcel at the
+        # door" read as "hes at the door").
+        own = len(examples) + len(negatives)
+        df = np.bincount(cols[rows < own], minlength=n_feats)
+        idf = np.log((1.0 + own) / (1.0 + df)) + 1.0
         vals = scale_rows(rows, cols, (1.0 + np.log(tf)) * idf[cols], len(texts), is_word, WORD_WEIGHT)
         data = _Rows(rows, cols, vals, len(texts))
         y = np.zeros(len(texts))
