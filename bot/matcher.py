@@ -60,6 +60,7 @@ PART_WORDS = 4  # a story's sentences of at least this many words (of letters) a
 MAX_PARTS = 20  # ... the first this many: the cost of a long message stays bounded
 # Intents a guess never lands on: erasing the chat, or ending it (their buttons and commands still work).
 NEVER_GUESSED = frozenset({"erase_conversation", "goodbye"})
+SURE_LEAD = 10.0  # the lead over the runner-up a NEVER_GUESSED intent needs to be answered
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,13 @@ def decide(candidates: Sequence[Candidate], settings: MatcherSettings, *,
     # Scores have one decimal, and their float difference can land just under it (0.7 - 0.2 is
     # 0.4999...): a lead equal to the margin must pass.
     if top.score >= settings.threshold and top.score - runner_up >= settings.margin - LEAD_TOLERANCE:
-        return top.intent, ()
+        if top.intent not in NEVER_GUESSED or top.score - runner_up >= SURE_LEAD - LEAD_TOLERANCE:
+            return top.intent, ()
+        # Erasing or saying goodbye on a near tie would act on a guess ("she made me delete all my
+        # messages" sits between erase and evidence): the next intent is answered if it is clear.
+        rest, _ = decide(candidates[1:], settings)
+        if rest is not None:
+            return rest, ()
     window = _window(settings)
     offered = tuple(
         c.intent for c in candidates

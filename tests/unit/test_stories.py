@@ -11,7 +11,7 @@ import pytest
 from bot.catalog.load import load_catalog
 from bot.catalog.schema import MatcherSettings
 from bot.engine import Engine
-from bot.matcher import NEVER_GUESSED, Candidate, Match, Matcher, _Query, also, decide
+from bot.matcher import NEVER_GUESSED, SURE_LEAD, Candidate, Match, Matcher, _Query, also, decide
 from bot.turns import INTENT_PREFIX, Incoming
 from tests.support.planted import GOOD, write
 
@@ -39,6 +39,15 @@ def test_a_story_never_lands_on_erasing_or_goodbye(never: str) -> None:
     close = _c((never, 30), ("how_to_report", 29))
     assert decide(close, S, story=True)[0] is None
     assert never not in also(_c(("how_to_report", 30), (never, 29)), "how_to_report", S)
+
+
+@pytest.mark.parametrize("never", sorted(NEVER_GUESSED))
+def test_erasing_or_goodbye_needs_a_clear_lead_where_others_need_the_margin(never: str) -> None:
+    near = _c((never, 40), ("keep_evidence", 40 - S.margin))  # enough for any other intent
+    assert decide(_c(("how_to_report", 40), ("keep_evidence", 40 - S.margin)), S)[0] == "how_to_report"
+    assert decide(near, S)[0] == "keep_evidence"  # the next one is answered when it is clear
+    assert decide([*near, Candidate("safety_advice", 40 - S.margin, "")], S)[0] is None
+    assert decide(_c((never, 40), ("keep_evidence", 40 - SURE_LEAD)), S)[0] == never
 
 
 def test_also_offers_only_close_in_scope_intents_and_at_most_two() -> None:
