@@ -9,6 +9,8 @@ a person in danger their answer:
   danger, just want info"): "life is not worth living" and "there is no point in living" say the danger;
 - anything else between ("can not stop thinking about killing myself", "why should not i", "no reason
   not to") ends the search and the hit stands;
+- "but" before the negator sets the state against the writer's own before it ("low but nowhere near
+  hurting myself", "depressed but not suicidal");
 - one hedge says the opposite from both sides of the hit: "not in a self harm way", "not in the
   suicidal sense" (what was done, or felt, was not that).
 A phrase that holds the negation itself ("do not want to be alive") is not looked inside.
@@ -18,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-_NEGATORS = frozenset({"not", "no", "never"})
+_NEGATORS = frozenset({"not", "no", "never", "nowhere"})
 # Words that carry the denied state forward to the hit, and nothing else: a verb of wanting or
 # planning, "going to", a hedge. A content word between the negator and the hit stops the search.
 _CARRIERS = frozenset({"going", "gonna", "to", "be", "being", "feeling", "feel", "really", "at", "all",
                        "thoughts", "thought", "of", "thinking", "about", "having", "have", "want", "wanting",
                        "wanna", "planning", "plan", "trying", "any", "actually", "even", "currently",
-                       "that", "in", "a", "an", "intention", "intentions", "plans"})
+                       "that", "in", "a", "an", "intention", "intentions", "plans", "near"})
 # The writer speaking of themselves just before the negator: "i am not", "i do not", "i will never".
 _OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"), ("i", "have"),
                   ("i", "was"), ("i", "did"), ("i", "feel"), ("i", "really", "do"), ("i", "am", "really"),
@@ -57,6 +59,8 @@ def denial(words: Sequence[str], clause: Sequence[int], start: int, end: int) ->
         return None
     if i == 0 or clause[i - 1] != clause[i]:
         return i  # the negator opens its clause: "not in danger, just want info"
+    if words[i - 1] == "but":
+        return i  # a state set against the one before it: "depressed but not suicidal"
     return i if any(_owned(words, clause, i, own) for own in _OWN) else None
 
 

@@ -21,6 +21,9 @@ def _denied(text: str, hit: str) -> bool:
     ("i am exhausted but i am not going to hurt myself", "hurt"),
     ("i have burned myself before, not in the self harm way, i am just clumsy", "self harm"),
     ("i think about death a lot but not in a suicidal way", "suicidal"),
+    ("i feel flat and tired but not suicidal", "suicidal"),
+    ("i am nowhere near hurting myself", "hurting"),
+    ("really low this week but nowhere near wanting to die", "wanting"),
 ])
 def test_the_writers_own_denial(text: str, hit: str) -> None:
     assert _denied(text, hit)
@@ -36,6 +39,7 @@ def test_the_writers_own_denial(text: str, hit: str) -> None:
     ("he said i am not suicidal", "suicidal"),
     ("i'm not ok i want to die", "want"),
     ("not in a good way, i keep thinking about suicide", "suicide"),
+    ("everything hurts but not enough to stop me killing myself", "killing"),
 ])
 def test_a_negation_that_says_the_danger_stands(text: str, hit: str) -> None:
     assert not _denied(text, hit)
