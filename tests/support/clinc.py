@@ -260,28 +260,46 @@ def _sweep(candidates: Sequence[Sequence[Any]], golds: Sequence[str]) -> Iterato
 
     Every threshold that makes a difference (each distinct top score) is tried with each margin from 0
     to 20 in steps of 0.25, just as the anchor's threshold is tried at every distinct score. Counting is
-    vectorised, following ``decide``: the top intent is accepted when its score >= threshold and its lead
-    >= margin.
+    vectorised over thresholds, following ``decide`` (see ``_accepted``).
     """
     import numpy as np
 
-    from bot.matcher import LEAD_TOLERANCE
-
     top = np.array([c[0].score if c else -1.0 for c in candidates])
-    runner = np.array([c[1].score if len(c) > 1 else 0.0 for c in candidates])
     has = np.array([bool(c) and c[0].intent is not None for c in candidates])
-    right = np.array([bool(c) and c[0].intent == g for c, g in zip(candidates, golds, strict=True)])
     is_oos = np.array([g == OOS for g in golds])
     n_in, n_oos = max(int((~is_oos).sum()), 1), max(int(is_oos.sum()), 1)
     thresholds = np.unique(top[has])
     for m in [d / 4 for d in range(0, 81)]:
-        eligible = has & (top - runner >= m - LEAD_TOLERANCE)
+        picked = [_accepted(c, m) for c in candidates]
+        eligible = np.array([p is not None for p in picked])
+        score = np.array([p[0] if p is not None else -1.0 for p in picked])
+        right = np.array([p is not None and p[1] == g for p, g in zip(picked, golds, strict=True)])
 
-        def at_least(mask: np.ndarray) -> np.ndarray:
-            ordered = np.sort(top[mask])
+        def at_least(mask: np.ndarray, score: np.ndarray = score) -> np.ndarray:
+            ordered = np.sort(score[mask])
             return len(ordered) - np.searchsorted(ordered, thresholds, side="left")
 
         yield m, thresholds, at_least(eligible & right & ~is_oos) / n_in, 1.0 - at_least(eligible & is_oos) / n_oos
+
+
+def _accepted(candidates: Sequence[Any], margin: float) -> tuple[float, str] | None:
+    """(score that must reach the threshold, intent) ``decide`` answers with at this margin, or None.
+
+    The top intent is answered when it leads by the margin; an erase or goodbye needs SURE_LEAD too, and
+    on a nearer lead the next intent is judged the same way. Scores fall along the way, so the last one
+    judged is the one the threshold must be under.
+    """
+    from bot.matcher import LEAD_TOLERANCE, NEVER_GUESSED, SURE_LEAD
+
+    for i, c in enumerate(candidates):
+        if c.intent is None:
+            return None
+        lead = c.score - (candidates[i + 1].score if i + 1 < len(candidates) else 0.0)
+        if lead < margin - LEAD_TOLERANCE:
+            return None
+        if c.intent not in NEVER_GUESSED or lead >= SURE_LEAD - LEAD_TOLERANCE:
+            return c.score, c.intent
+    return None
 
 
 def tune_decision(

@@ -159,6 +159,23 @@ def test_tune_decision_finds_the_separating_pair() -> None:
     assert chosen.suggest <= chosen.threshold
 
 
+def test_tuning_counts_goodbye_on_a_near_tie_as_decide_does() -> None:
+    def c(intent: str, score: float) -> Candidate:
+        return Candidate(intent, score, "")
+
+    # "goodbye" 4 points ahead: decide answers the next intent, and the sweep must count it so
+    cands = [
+        [c("goodbye", 70.0), c("thanks", 66.0), c("a", 10.0)],
+        [c("goodbye", 90.0), c("thanks", 40.0)],
+        [c("a", 60.0), c("b", 30.0)],
+        [c("b", 30.0), c("a", 29.0)],
+    ]
+    golds = ["thanks", "goodbye", "a", "oos"]
+    chosen, info = clinc.tune_decision(cands, golds, decide, MatcherSettings())  # asserts sweep == decide
+    assert info["val_balanced"] == 1.0
+    assert decide(cands[0], chosen)[0] == "thanks"
+
+
 def test_ceiling_is_the_best_in_scope_accuracy_any_pair_allows_above_the_floor() -> None:
     def c(intent: str, score: float) -> Candidate:
         return Candidate(intent, score, "")
