@@ -260,9 +260,14 @@ def _sweep(candidates: Sequence[Sequence[Any]], golds: Sequence[str]) -> Iterato
 
     Every threshold that makes a difference (each distinct top score) is tried with each margin from 0
     to 20 in steps of 0.25, just as the anchor's threshold is tried at every distinct score. Counting is
-    vectorised over thresholds, following ``decide`` (see ``_accepted``).
+    vectorised over thresholds, with ``decide`` itself choosing the intent at each margin.
     """
+    import math
+
     import numpy as np
+
+    from bot.catalog.schema import MatcherSettings
+    from bot.matcher import decide
 
     top = np.array([c[0].score if c else -1.0 for c in candidates])
     has = np.array([bool(c) and c[0].intent is not None for c in candidates])
@@ -270,7 +275,10 @@ def _sweep(candidates: Sequence[Sequence[Any]], golds: Sequence[str]) -> Iterato
     n_in, n_oos = max(int((~is_oos).sum()), 1), max(int(is_oos.sum()), 1)
     thresholds = np.unique(top[has])
     for m in [d / 4 for d in range(0, 81)]:
-        picked = [_accepted(c, m) for c in candidates]
+        # decide() with no threshold says which intent a margin would answer; the threshold then only
+        # has to reach that intent's score (any intent judged before it scored higher)
+        open_door = MatcherSettings(threshold=-math.inf, margin=m, suggest=-math.inf)
+        picked = [_answered(c, decide(c, open_door)[0]) for c in candidates]
         eligible = np.array([p is not None for p in picked])
         score = np.array([p[0] if p is not None else -1.0 for p in picked])
         right = np.array([p is not None and p[1] == g for p, g in zip(picked, golds, strict=True)])
@@ -282,24 +290,9 @@ def _sweep(candidates: Sequence[Sequence[Any]], golds: Sequence[str]) -> Iterato
         yield m, thresholds, at_least(eligible & right & ~is_oos) / n_in, 1.0 - at_least(eligible & is_oos) / n_oos
 
 
-def _accepted(candidates: Sequence[Any], margin: float) -> tuple[float, str] | None:
-    """(score that must reach the threshold, intent) ``decide`` answers with at this margin, or None.
-
-    The top intent is answered when it leads by the margin; an erase or goodbye needs SURE_LEAD too, and
-    on a nearer lead the next intent is judged the same way. Scores fall along the way, so the last one
-    judged is the one the threshold must be under.
-    """
-    from bot.matcher import LEAD_TOLERANCE, NEVER_GUESSED, SURE_LEAD
-
-    for i, c in enumerate(candidates):
-        if c.intent is None:
-            return None
-        lead = c.score - (candidates[i + 1].score if i + 1 < len(candidates) else 0.0)
-        if lead < margin - LEAD_TOLERANCE:
-            return None
-        if c.intent not in NEVER_GUESSED or lead >= SURE_LEAD - LEAD_TOLERANCE:
-            return c.score, c.intent
-    return None
+def _answered(candidates: Sequence[Any], intent: str | None) -> tuple[float, str] | None:
+    """(its score, intent) for the intent ``decide`` chose among ``candidates``, or None."""
+    return next(((c.score, c.intent) for c in candidates if intent is not None and c.intent == intent), None)
 
 
 def tune_decision(
