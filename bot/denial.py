@@ -12,13 +12,15 @@ a person in danger their answer:
 - "but" before the negator sets the state against the writer's own before it ("low but nowhere near
   hurting myself", "depressed but not suicidal");
 - one hedge says the opposite from both sides of the hit: "not in a self harm way", "not in the
-  suicidal sense" (what was done, or felt, was not that).
+  suicidal sense" (what was done, or felt, was not that);
+- someone else's question answered no: "my gp asked if i am suicidal and i said no", "she asked me
+  if i think about suicide, i do not" (the state is theirs to ask about; "... and i said yes" stands).
 A phrase that holds the negation itself ("do not want to be alive") is not looked inside.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 _NEGATORS = frozenset({"not", "no", "never", "nowhere"})
 # Words that carry the denied state forward to the hit, and nothing else: a verb of wanting or
@@ -35,10 +37,19 @@ _OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"
 # promise i am not"; a joining word that opens the clause may come first too ("but i am not").
 # "why should i not" has none of them.
 _LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol", "promise", "swear",
-                    "seriously", "yes", "yeah", "no"})
+                    "seriously", "yes", "yeah", "no", "clear", "honest"})
 _GAP = 5  # carrier words between the negator and the hit, at most
 _HEDGE_OPEN = (("not", "in", "a"), ("not", "in", "the"), ("not", "in", "that"), ("not", "in", "any"))
 _HEDGE_CLOSE = frozenset({"way", "sense", "kind"})
+# Someone asking about the state, in the hit's clause before it; and the writer's "no", in the two
+# clauses after it.
+_ASKED = (("asked", "if"), ("asked", "me", "if"), ("asks", "if"), ("asks", "me", "if"), ("asking", "if"),
+          ("asking", "me", "if"), ("asked", "whether"), ("asked", "me", "whether"), ("asks", "whether"))
+_ANSWERED_NO = (("said", "no"), ("i", "am", "not"), ("i", "do", "not"), ("i", "was", "not"),
+                ("i", "have", "not"), ("answered", "no"), ("told", "them", "no"), ("told", "her", "no"),
+                ("told", "him", "no"))
+_ANSWER_CLAUSES = 2
+_OWNED_UP = frozenset({"lied", "lying", "lie", "pretended", "pretending"})  # see owned_up
 
 
 def may_deny(words: Sequence[str]) -> bool:
@@ -46,10 +57,14 @@ def may_deny(words: Sequence[str]) -> bool:
     return not _NEGATORS.isdisjoint(words)
 
 
-def denial(words: Sequence[str], clause: Sequence[int], start: int, end: int) -> int | None:
-    """Where the writer's negation of the hit ``words[start:end]`` begins, or None (see the module docstring)."""
+def denial(words: Sequence[str], clause: Sequence[int], start: int, end: int, answers: bool = True) -> int | None:
+    """Where the writer's negation of the hit ``words[start:end]`` begins, or None (see the module docstring).
+
+    ``answers``: whether a "no" to someone's question counts (not where the message owns up to a lie)."""
     if start >= 3 and tuple(words[start - 3:start]) in _HEDGE_OPEN and end < len(words) and words[end] in _HEDGE_CLOSE:
         return start - 3
+    if answers and _asked_and_answered_no(words, clause, start, end):
+        return start
     i = start - 1
     while i >= 0 and start - i <= _GAP + 1 and clause[i] == clause[start] and words[i] not in _NEGATORS:
         if words[i] not in _CARRIERS:
@@ -73,3 +88,20 @@ def _owned(words: Sequence[str], clause: Sequence[int], i: int, own: tuple[str, 
     if begin == 0 or clause[begin - 1] != clause[begin] or words[begin - 1] in _LEADS:
         return True
     return begin == 1 or clause[begin - 2] != clause[begin - 1]
+
+
+def owned_up(sentences: Iterable[Sequence[str]]) -> bool:
+    """Whether the message owns up to a lie or a pretence anywhere ("i said no. that was a lie")."""
+    return any(not _OWNED_UP.isdisjoint(words) for words in sentences)
+
+
+def _asked_and_answered_no(words: Sequence[str], clause: Sequence[int], start: int, end: int) -> bool:
+    """Whether the hit sits in someone's question (``_ASKED``) that the writer then answers no."""
+    before = [i for i in range(start) if clause[i] == clause[start]]
+    if not any(tuple(words[i:i + len(ask)]) == ask for i in before for ask in _ASKED):
+        return False
+    last = clause[start] + _ANSWER_CLAUSES
+    after = [i for i in range(end, len(words)) if clause[i] <= last]
+    return any(tuple(words[i:i + len(no)]) == no and i + len(no) - 1 in after
+               and words[i + len(no):i + len(no) + 1] not in (["sure"], ["certain"])  # "i am not sure"
+               for i in after for no in _ANSWERED_NO)

@@ -25,7 +25,7 @@ import numpy as np
 
 from bot import model_cache
 from bot.catalog.schema import Catalog, Escalation
-from bot.denial import denial, may_deny
+from bot.denial import denial, may_deny, owned_up
 from bot.escalation_model import MIN_WORDS, EscalationModel, Evidence
 from bot.language import WELSH, in_language, may_be_welsh, translated_words
 from bot.language import detect as detect_language
@@ -390,8 +390,10 @@ class Detector:
         return out
 
     def _rule_fires(self, r: _Rules, text: str) -> str | None:
-        for words, clause in self._sentences(text):
-            rule = self._fires(r, words, " ".join(words), clause)
+        parsed = self._sentences(text)
+        answers = not owned_up(words for words, _ in parsed)
+        for words, clause in parsed:
+            rule = self._fires(r, words, " ".join(words), clause, answers)
             if rule is not None:
                 return rule
         return None
@@ -401,12 +403,13 @@ class Detector:
         found: dict[str, Hit] = {}
         parsed = self._sentences(text)
         split = [words for words, _ in parsed]
+        answers = not owned_up(split)  # "i said no. that was a lie": no "no" in the message counts
         for words, clause in parsed:
             joined = " ".join(words)
             for r in self.rules:
                 if r.escalation.id in found:
                     continue
-                rule = self._fires(r, words, joined, clause)
+                rule = self._fires(r, words, joined, clause, answers)
                 if rule is not None:
                     found[r.escalation.id] = Hit(r.escalation.id, rule)
             if len(found) == len(self._ids):
@@ -420,7 +423,7 @@ class Detector:
                     language.append(detect_language(text) if may_be_welsh(text) else None)
                 if language[0] != code and (code is not None or language[0] in self._foreign):
                     continue
-            best = self._learned(r, [self._undenied(r, w, c) for w, c in parsed])
+            best = self._learned(r, [self._undenied(r, w, c, answers) for w, c in parsed])
             if best is not None:
                 found[r.escalation.id] = Hit(r.escalation.id, "learned", best)
         return tuple(found[i] for i in self._ids if i in found)
@@ -478,7 +481,7 @@ class Detector:
             yield i, i + len(threat), " ".join(threat), True
 
     @classmethod
-    def _fires(cls, r: _Rules, words: list[str], joined: str, clause: list[int]) -> str | None:
+    def _fires(cls, r: _Rules, words: list[str], joined: str, clause: list[int], answers: bool = True) -> str | None:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
         past = _carried(r, _past_clauses(r, words, clause), words, clause)
@@ -488,7 +491,8 @@ class Detector:
         # outside" it is about the danger.
         now = [i for i, _ in r.present.all(words)]
         for start, end, rule, threat in cls._hits(r, words, joined):
-            if denial(words, clause, start, end) is not None:  # "i am not suicidal", "not in danger, just asking"
+            # "i am not suicidal", "not in danger, just asking"
+            if denial(words, clause, start, end, answers) is not None:
                 continue
             framing = reported if threat else past
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
@@ -497,14 +501,15 @@ class Detector:
         return None
 
     @classmethod
-    def _undenied(cls, r: _Rules, words: list[str], clause: list[int]) -> tuple[list[str], list[int]]:
+    def _undenied(cls, r: _Rules, words: list[str], clause: list[int],
+                  answers: bool = True) -> tuple[list[str], list[int]]:
         """The sentence without what its writer denies ("i am not suicidal, i just want to know who to
         call"): the learned part must not read the denied words as the danger they deny."""
         if not may_deny(words):
             return words, clause
         gone: set[int] = set()
         for start, end, _, _ in cls._hits(r, words, " ".join(words)):
-            negator = denial(words, clause, start, end)
+            negator = denial(words, clause, start, end, answers)
             if negator is not None:
                 gone.update(range(negator, end))
         if not gone:

@@ -4,6 +4,7 @@ import pytest
 
 from bot.denial import denial
 from bot.safety import _clauses, _readable
+from tests.support.default import default_snapshot
 
 
 def _denied(text: str, hit: str) -> bool:
@@ -43,3 +44,30 @@ def test_the_writers_own_denial(text: str, hit: str) -> None:
 ])
 def test_a_negation_that_says_the_danger_stands(text: str, hit: str) -> None:
     assert not _denied(text, hit)
+
+
+@pytest.mark.parametrize(("text", "hit"), [
+    ("my doctor asked me if i was suicidal and i said no", "suicidal"),
+    ("the nurse asks whether i think about suicide, i do not, i just cannot sleep", "suicide"),
+    ("my mum keeps asking if i am suicidal and i am not, i am just stressed", "suicidal"),
+    ("to be clear i am not suicidal, only worn out", "suicidal"),
+])
+def test_a_question_answered_no_and_a_clear_no(text: str, hit: str) -> None:
+    assert _denied(text, hit)
+
+
+@pytest.mark.parametrize(("text", "hit"), [
+    ("my doctor asked if i was suicidal and i said yes", "suicidal"),
+    ("they asked if i was suicidal, i could not answer", "suicidal"),
+    ("my therapist asked if i am suicidal and i am not sure anymore", "suicidal"),
+])
+def test_a_question_answered_yes_or_not_at_all_stands(text: str, hit: str) -> None:
+    assert not _denied(text, hit)
+
+
+@pytest.mark.parametrize("text", [
+    "she asked me if i was suicidal and i said no but i lied",
+    "My counsellor asked if I was suicidal and I said no. That was a lie, I am every day.",
+])
+def test_a_no_the_writer_owns_up_to_is_no_denial(text: str) -> None:
+    assert "crisis" in {h.escalation for h in default_snapshot().detector.detect(text)}
