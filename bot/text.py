@@ -159,17 +159,25 @@ def words(text: str) -> list[str]:
 
 # linear on any input: no branch can be retried at every position of a long run of spaces
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n")
+# A sentence typed on a phone often runs into the next with no space ("i found the place.Next i get
+# the rope"): a word, its stop, then a capital starting a word. Read before case folding; "e.g.",
+# "U.K." and web addresses ("ring.com") have no such capital.
+_RUN_ON = re.compile(r"(?<=[a-z][a-z][.!?])(?=[A-Z][a-z])")
 
 
 def sentences(text: str) -> list[str]:
     """Split a message into sentences (on . ! ? ; and newlines); never returns an empty list."""
-    parts = [p.strip() for p in _SENTENCE_END.split(fold(text))]
+    parts = [p.strip() for chunk in _RUN_ON.split(text) for p in _SENTENCE_END.split(fold(chunk))]
     return [p for p in parts if p] or [text]
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     """A light suffix-stripping stem: 'stalking', 'stalked', 'stalks' -> 'stalk'."""
+    # Why not a library: Snowball (snowballstemmer 3.1.1, Porter2, which cuts deeper: "harassment" ->
+    # "harass", "abuser" -> "abus") was measured in this one's place on 2026-12-04. Our own sets did
+    # not move (dev 0.950, fresh questions 0.931 / 0.932); on CLINC150 in-scope accuracy fell from
+    # 0.866 to 0.852 and the typo drop rose from 4.69 to 5.31 points, past its goal of 5.
     if len(word) <= 3 or not word.isalpha():
         return word
     w = word

@@ -37,6 +37,12 @@ def test_sentences_split_on_punctuation_and_newlines() -> None:
     assert sentences("") == [""]
 
 
+def test_sentences_split_where_one_runs_into_the_next() -> None:
+    assert sentences("I found the place.Next I get the rope") == ["i found the place.", "next i get the rope"]
+    # abbreviations and web addresses have no capitalised word right after the stop
+    assert len(sentences("see ring.com or e.g.this for it, or Amazon.co.uk")) == 1
+
+
 def test_stem_unifies_forms() -> None:
     assert stem("stalking") == stem("stalked") == stem("stalks") == "stalk"
     assert stem("messages") == stem("messaging") == stem("message")
