@@ -28,7 +28,7 @@ _NEGATORS = frozenset({"not", "no", "never", "nowhere"})
 _CARRIERS = frozenset({"going", "gonna", "to", "be", "being", "feeling", "feel", "really", "at", "all",
                        "thoughts", "thought", "of", "thinking", "about", "having", "have", "want", "wanting",
                        "wanna", "planning", "plan", "trying", "any", "actually", "even", "currently",
-                       "that", "in", "a", "an", "intention", "intentions", "plans", "near"})
+                       "that", "in", "a", "an", "intention", "intentions", "plans", "near", "felt"})
 # The writer speaking of themselves just before the negator: "i am not", "i do not", "i will never".
 _OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"), ("i", "have"),
                   ("i", "was"), ("i", "did"), ("i", "feel"), ("i", "really", "do"), ("i", "am", "really"),
