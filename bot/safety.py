@@ -488,15 +488,18 @@ class Detector:
         reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause, reported=True)
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
-        # outside" it is about the danger.
+        # outside" it is about the danger. A time marker between them keeps the hit in its own time:
+        # in "he tried to strangle me last year and now he is messaging" the "now" is the messages'.
         now = [i for i, _ in r.present.all(words)]
+        marked = [i for i, _ in r.past.all(words)]
         for start, end, rule, threat in cls._hits(r, words, joined):
             # "i am not suicidal", "not in danger, just asking"
             if denial(words, clause, start, end, answers) is not None:
                 continue
             framing = reported if threat else past
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
-            if not framed or any(start - NEAR <= i <= end + NEAR for i in now):
+            if not framed or any(start - NEAR <= i <= end + NEAR
+                                 and not any(min(i, end) <= m < max(i, start) for m in marked) for i in now):
                 return rule
         return None
 

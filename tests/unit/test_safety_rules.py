@@ -20,6 +20,14 @@ def test_present_marker_overrides_past() -> None:
     assert d.detect("he was following me last year, does it matter now") == ()  # "now" far from the hit
 
 
+def test_a_time_marker_between_the_hit_and_now_keeps_the_hit_in_its_own_time() -> None:
+    esc = Escalation(id="emergency", title="e", answer="a", phrases=("strangled me",),
+                     past_markers=("last year",), present_markers=("now",))
+    d = Detector([esc])
+    assert d.detect("he strangled me last year and now he is messaging me") == ()
+    assert d.detect("he strangled me now, last year it was just words") != ()  # "now" before the marker
+
+
 def test_a_time_given_early_holds_for_the_story_until_a_clause_is_in_the_present() -> None:
     esc = Escalation(id="emergency", title="e", answer="a", phrases=("choked me", "hitting me", "at my door"),
                      past_markers=("years ago", "last week"), present_markers=("now",))
