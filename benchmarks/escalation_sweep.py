@@ -30,7 +30,10 @@ import bot.escalation_model as model  # noqa: E402
 DEFAULT_SETS = ("../shared/eval/dev.tsv", "eval/escalation.tsv", "eval/escalation_fresh.tsv",
                 "eval/heldout/fresh_safety.tsv", "eval/heldout/fresh_safety_2.tsv",
                 "eval/heldout/fresh_safety_3.tsv", "eval/heldout/fresh_crisis_3.tsv",
-                "eval/heldout/fresh_safety_5.tsv", "eval/stories.tsv")  # all seen: sets to tune on
+                "eval/heldout/fresh_safety_5.tsv", "eval/heldout/fresh_safety_6.tsv",
+                "eval/heldout/fresh_safety_7.tsv", "eval/heldout/fresh_safety_8.tsv",
+                "eval/heldout/fresh_safety_9.tsv", "../shared/eval/real/safety.tsv",
+                "eval/stories.tsv")  # all seen: sets to tune on (fresh_safety_4 never read: not here)
 
 
 def labelled(path: Path) -> Iterator[tuple[set[str], str]]:

@@ -37,7 +37,7 @@ _OWN = frozenset({("i",), ("i", "am"), ("i", "do"), ("i", "will"), ("i", "would"
 # promise i am not"; a joining word that opens the clause may come first too ("but i am not").
 # "why should i not" has none of them.
 _LEADS = frozenset({"honestly", "just", "ok", "okay", "well", "look", "dw", "lol", "promise", "swear",
-                    "seriously", "yes", "yeah", "no", "clear", "honest"})
+                    "seriously", "yes", "yeah", "no", "clear", "honest", "worry", "worries"})
 _GAP = 5  # carrier words between the negator and the hit, at most
 _HEDGE_OPEN = (("not", "in", "a"), ("not", "in", "the"), ("not", "in", "that"), ("not", "in", "any"))
 _HEDGE_CLOSE = frozenset({"way", "sense", "kind"})
