@@ -14,7 +14,8 @@ a person in danger their answer:
 - one hedge says the opposite from both sides of the hit: "not in a self harm way", "not in the
   suicidal sense" (what was done, or felt, was not that);
 - someone else's question answered no: "my gp asked if i am suicidal and i said no", "she asked me
-  if i think about suicide, i do not" (the state is theirs to ask about; "... and i said yes" stands).
+  if i think about suicide, i do not" (the state is theirs to ask about; "... and i said yes" stands);
+  the same for someone telling them to do it: "he keeps telling me to kill myself, i am not going to".
 A phrase that holds the negation itself ("do not want to be alive") is not looked inside.
 """
 
@@ -44,7 +45,9 @@ _HEDGE_CLOSE = frozenset({"way", "sense", "kind"})
 # Someone asking about the state, in the hit's clause before it; and the writer's "no", in the two
 # clauses after it.
 _ASKED = (("asked", "if"), ("asked", "me", "if"), ("asks", "if"), ("asks", "me", "if"), ("asking", "if"),
-          ("asking", "me", "if"), ("asked", "whether"), ("asked", "me", "whether"), ("asks", "whether"))
+          ("asking", "me", "if"), ("asked", "whether"), ("asked", "me", "whether"), ("asks", "whether"),
+          # someone telling the writer to do it, which the writer then refuses ("... i am not going to")
+          ("telling", "me", "to"), ("told", "me", "to"), ("tells", "me", "to"), ("tell", "me", "to"))
 _ANSWERED_NO = (("said", "no"), ("i", "am", "not"), ("i", "do", "not"), ("i", "was", "not"),
                 ("i", "have", "not"), ("answered", "no"), ("told", "them", "no"), ("told", "her", "no"),
                 ("told", "him", "no"))

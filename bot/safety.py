@@ -105,12 +105,20 @@ _CLAUSE_WORDS = frozenset({"and", "but", "then", "so", "now", "because", "cos", 
                            "ac", "ond", "wedyn", "achos", "felly", "oherwydd"})
 
 
+# A run-on typed with no stop starts a new clause at a subject after a word that ends one: "theres a
+# man following me he keeps slowing down", "he is here he is banging on the door".
+_SUBJECTS = frozenset({"he", "she", "they", "i", "we"})
+_CLAUSE_ENDS = frozenset({"me", "us", "him", "her", "them", "it", "now", "here", "there", "again", "today",
+                          "tonight", "outside", "inside"})
+
+
 def _clauses(words: Sequence[str], commas: Sequence[int]) -> list[int]:
-    """The clause number of each word: a new clause starts at a comma or at a joining word."""
+    """The clause number of each word: a new clause starts at a comma, at a joining word, or at a
+    subject that follows a word ending a clause (see _CLAUSE_ENDS)."""
     starts = set(commas)
     out, k = [], 0
     for i, w in enumerate(words):
-        if i and (i in starts or w in _CLAUSE_WORDS):
+        if i and (i in starts or w in _CLAUSE_WORDS or (w in _SUBJECTS and words[i - 1] in _CLAUSE_ENDS)):
             k += 1
         out.append(k)
     return out

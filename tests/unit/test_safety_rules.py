@@ -28,6 +28,16 @@ def test_a_time_marker_between_the_hit_and_now_keeps_the_hit_in_its_own_time() -
     assert d.detect("he strangled me now, last year it was just words") != ()  # "now" before the marker
 
 
+def test_a_run_on_starts_a_new_clause_at_a_subject_after_a_clause_end() -> None:
+    from bot.safety import _clauses
+
+    words = "theres a man following me he keeps slowing down".split()
+    assert _clauses(words, [0])[words.index("he")] == 1
+    assert len(set(_clauses("he gave me his number".split(), [0]))) == 1  # "me his": no subject
+    esc = Escalation(id="emergency", title="e", answer="a", phrases=("following me",), past_markers=("keeps",))
+    assert Detector([esc]).detect("theres a man following me he keeps slowing down") != ()
+
+
 def test_a_time_given_early_holds_for_the_story_until_a_clause_is_in_the_present() -> None:
     esc = Escalation(id="emergency", title="e", answer="a", phrases=("choked me", "hitting me", "at my door"),
                      past_markers=("years ago", "last week"), present_markers=("now",))
