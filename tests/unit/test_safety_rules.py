@@ -31,9 +31,9 @@ def test_a_time_marker_between_the_hit_and_now_keeps_the_hit_in_its_own_time() -
 def test_a_run_on_starts_a_new_clause_at_a_subject_after_a_clause_end() -> None:
     from bot.safety import _clauses
 
-    words = "theres a man following me he keeps slowing down".split()
+    words = ["theres", "a", "man", "following", "me", "he", "keeps", "slowing", "down"]
     assert _clauses(words, [0])[words.index("he")] == 1
-    assert len(set(_clauses("he gave me his number".split(), [0]))) == 1  # "me his": no subject
+    assert len(set(_clauses(["he", "gave", "me", "his", "number"], [0]))) == 1  # "me his": no subject
     esc = Escalation(id="emergency", title="e", answer="a", phrases=("following me",), past_markers=("keeps",))
     assert Detector([esc]).detect("theres a man following me he keeps slowing down") != ()
 
