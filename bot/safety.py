@@ -161,9 +161,17 @@ _YEAR = re.compile(r"(19|20)[0-9][0-9]")
 _YEAR_LEADS = frozenset({"in", "since", "back", "during", "from", "of", "until", "till"})
 
 
-def _past_clauses(r: _Rules, words: Sequence[str], clause: Sequence[int]) -> set[int]:
-    """Clauses with a past marker, or a year said as a time ("in 2020", "back in 2019"): no list holds every year."""
-    framed = {clause[i] for i, _ in r.past.all(words)}
+# A habit said with "keep" frames what it governs, the words after it: in "he keeps turning up at my
+# work" the turning up is the habit; in "hes on my train keeps looking at me" the train is now.
+_FORWARD = frozenset({"keep", "keeps"})
+
+
+def _past_clauses(r: _Rules, words: Sequence[str], clause: Sequence[int], before: int | None = None) -> set[int]:
+    """Clauses with a past marker, or a year said as a time ("in 2020", "back in 2019"): no list holds every year.
+
+    ``before``: the first word of a hit; a "keep" marker after it in its own clause does not count."""
+    framed = {clause[i] for i, marker in r.past.all(words)
+              if before is None or marker[0] not in _FORWARD or i < before or clause[i] != clause[before]}
     framed |= {clause[i] for i, w in enumerate(words)
                if i and words[i - 1] in _YEAR_LEADS and _YEAR.fullmatch(w)}
     return framed
@@ -493,6 +501,7 @@ class Detector:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
         past = _carried(r, _past_clauses(r, words, clause), words, clause)
+        forward = any(m[0] in _FORWARD for _, m in r.past.all(words))
         reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause, reported=True)
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
@@ -505,6 +514,8 @@ class Detector:
             if denial(words, clause, start, end, answers) is not None:
                 continue
             framing = reported if threat else past
+            if forward and not threat:  # a "keep" after the hit frames nothing before it
+                framing = _carried(r, _past_clauses(r, words, clause, before=start), words, clause)
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
             if not framed or any(start - NEAR <= i <= end + NEAR
                                  and not any(min(i, end) <= m < max(i, start) for m in marked) for i in now):

@@ -38,6 +38,14 @@ def test_a_run_on_starts_a_new_clause_at_a_subject_after_a_clause_end() -> None:
     assert Detector([esc]).detect("theres a man following me he keeps slowing down") != ()
 
 
+def test_keep_frames_what_follows_it_not_what_came_before() -> None:
+    esc = Escalation(id="emergency", title="e", answer="a", phrases=("on my train", "turning up"),
+                     past_markers=("keeps",))
+    d = Detector([esc])
+    assert d.detect("he keeps turning up at my work") == ()
+    assert d.detect("hes on my train keeps looking at me") != ()
+
+
 def test_a_time_given_early_holds_for_the_story_until_a_clause_is_in_the_present() -> None:
     esc = Escalation(id="emergency", title="e", answer="a", phrases=("choked me", "hitting me", "at my door"),
                      past_markers=("years ago", "last week"), present_markers=("now",))
