@@ -281,6 +281,15 @@ class _FileReader:
                 self.report.error(item, f"{what}: expected a phrase, found {kind(item)}")
         return out
 
+    def listed_once(self, texts: list[Text], what: str, exact: bool = False) -> None:
+        """A warning for each phrase listed again in the same list (as the matcher reads it, or exactly)."""
+        seen: dict[str, Text] = {}
+        for t in texts:
+            first = seen.setdefault(t.value if exact else normalise(t.value), t)
+            if first is not t:
+                self.report.warn(t.node, f"{what}: {t.value!r} is listed twice (also at line {first.node.line}): "
+                                         "remove one")
+
     def read_entry(self, node: YMap, entry_kind: str, allowed: tuple[str, ...]) -> Entry | None:
         """What intents and escalations share: id, title, answer, buttons and translations."""
         what = "intent" if entry_kind == "intent" else "escalation"
@@ -423,6 +432,7 @@ class _FileReader:
         for name in ("phrases", "threats", "patterns", "past_markers", "reported_markers",
                      "present_markers", "examples", "negative_examples", "silent_phrases", "tests", "not_tests"):
             entry.fields[name] = self.text_list(node.items[name], name) if name in node.items else []
+            self.listed_once(entry.fields[name], name, exact=name == "patterns")
         for name in ("follow_up", "silent_answer"):
             entry.fields[name] = self.text(node.items.get(name), name)
         entry.fields["reported_frames_learned"] = self.flag(node.items.get("reported_frames_learned"),

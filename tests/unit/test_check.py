@@ -67,6 +67,15 @@ def test_broken_catalog_reports_matcher_safety_confusable_and_hours_problems(tmp
     assert summary and summary.groups()[:2] == ("3", "3")
 
 
+def test_a_phrase_listed_twice_in_one_escalation_list_is_a_warning(tmp_path: Path) -> None:
+    files = dict(CLEAN)
+    files["safety.yaml"] = CLEAN["safety.yaml"].replace("phrases: [end it all]", "phrases: [end it all, End it all!]")
+    write(tmp_path, files)
+    code, lines = run(tmp_path)
+    assert code == 0
+    assert any("warning: phrases: 'End it all!' is listed twice (also at line" in line for line in lines)
+
+
 def test_confusable_is_only_across_intents(tmp_path: Path) -> None:
     files = dict(CLEAN)
     files["main.yaml"] = CLEAN["main.yaml"].replace(
