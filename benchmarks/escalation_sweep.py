@@ -32,7 +32,9 @@ DEFAULT_SETS = ("../shared/eval/dev.tsv", "eval/escalation.tsv", "eval/escalatio
                 "eval/heldout/fresh_safety_3.tsv", "eval/heldout/fresh_crisis_3.tsv",
                 "eval/heldout/fresh_safety_5.tsv", "eval/heldout/fresh_safety_6.tsv",
                 "eval/heldout/fresh_safety_7.tsv", "eval/heldout/fresh_safety_8.tsv",
-                "eval/heldout/fresh_safety_9.tsv", "../shared/eval/real/safety.tsv",
+                "eval/heldout/fresh_safety_9.tsv", "eval/heldout/fresh_safety_10.tsv",
+                "eval/heldout/fresh_safety_11.tsv", "eval/heldout/fresh_safety_12.tsv",
+                "../shared/eval/real/safety.tsv",
                 "eval/stories.tsv")  # all seen: sets to tune on (fresh_safety_4 never read: not here)
 
 

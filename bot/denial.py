@@ -47,7 +47,9 @@ _HEDGE_CLOSE = frozenset({"way", "sense", "kind"})
 _ASKED = (("asked", "if"), ("asked", "me", "if"), ("asks", "if"), ("asks", "me", "if"), ("asking", "if"),
           ("asking", "me", "if"), ("asked", "whether"), ("asked", "me", "whether"), ("asks", "whether"),
           # someone telling the writer to do it, which the writer then refuses ("... i am not going to")
-          ("telling", "me", "to"), ("told", "me", "to"), ("tells", "me", "to"), ("tell", "me", "to"))
+          ("telling", "me", "to"), ("told", "me", "to"), ("tells", "me", "to"), ("tell", "me", "to"),
+          # or telling others the writer is in that state ("he told the police i am suicidal, i am not")
+          ("told", "the", "police"), ("told", "everyone"), ("told", "people"), ("claims", "i"), ("claimed", "i"))
 _ANSWERED_NO = (("said", "no"), ("i", "am", "not"), ("i", "do", "not"), ("i", "was", "not"),
                 ("i", "have", "not"), ("answered", "no"), ("told", "them", "no"), ("told", "her", "no"),
                 ("told", "him", "no"))
