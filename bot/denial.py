@@ -101,7 +101,8 @@ def owned_up(sentences: Iterable[Sequence[str]]) -> bool:
 
 
 def _asked_and_answered_no(words: Sequence[str], clause: Sequence[int], start: int, end: int) -> bool:
-    """Whether the hit sits in someone's question (``_ASKED``) that the writer then answers no."""
+    """Whether the hit sits in someone else's words (a question, an urging, a claim: ``_ASKED``) that the
+    writer then answers no."""
     before = [i for i in range(start) if clause[i] == clause[start]]
     if not any(tuple(words[i:i + len(ask)]) == ask for i in before for ask in _ASKED):
         return False

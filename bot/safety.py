@@ -169,7 +169,8 @@ _FORWARD = frozenset({"keep", "keeps"})
 def _past_clauses(r: _Rules, words: Sequence[str], clause: Sequence[int], before: int | None = None) -> set[int]:
     """Clauses with a past marker, or a year said as a time ("in 2020", "back in 2019"): no list holds every year.
 
-    ``before``: the first word of a hit; a "keep" marker after it in its own clause does not count."""
+    ``before``: the first word of a hit, when there is one; a "keep" marker after it in its own clause
+    does not count."""
     framed = {clause[i] for i, marker in r.past.all(words)
               if before is None or marker[0] not in _FORWARD or i < before or clause[i] != clause[before]}
     framed |= {clause[i] for i, w in enumerate(words)
@@ -500,9 +501,7 @@ class Detector:
     def _fires(cls, r: _Rules, words: list[str], joined: str, clause: list[int], answers: bool = True) -> str | None:
         # A marker frames its own clause only: in "he hit me yesterday and he is at my door" the
         # "yesterday" is about the hitting, not the door.
-        past = _carried(r, _past_clauses(r, words, clause), words, clause)
-        forward = any(m[0] in _FORWARD for _, m in r.past.all(words))
-        reported = past | _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause, reported=True)
+        reported = _carried(r, {clause[i] for i, _ in r.reported.all(words)}, words, clause, reported=True)
         # "now" overrides the framing only next to the hit: in "he hit me years ago, does that
         # matter now" it is about the question, in "last week he followed me and now he is
         # outside" it is about the danger. A time marker between them keeps the hit in its own time:
@@ -513,9 +512,8 @@ class Detector:
             # "i am not suicidal", "not in danger, just asking"
             if denial(words, clause, start, end, answers) is not None:
                 continue
-            framing = reported if threat else past
-            if forward and not threat:  # a "keep" after the hit frames nothing before it
-                framing = _carried(r, _past_clauses(r, words, clause, before=start), words, clause)
+            past = _carried(r, _past_clauses(r, words, clause, before=start), words, clause)
+            framing = past | reported if threat else past
             framed = any(clause[i] in framing for i in range(start, min(end, len(words))))
             if not framed or any(start - NEAR <= i <= end + NEAR
                                  and not any(min(i, end) <= m < max(i, start) for m in marked) for i in now):
