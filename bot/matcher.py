@@ -52,7 +52,7 @@ CORRECTION_MAX_EXAMPLES = 20_000  # bigger catalogs train on an even sample: loa
 POSTERIOR_TOP = 10  # the posterior is shared among the best this many intents, not diluted by hundreds
 POSTERIOR_WEIGHT = 0.65  # the posterior's share (as an exponent) of the score; the rest is similarity
 LOAD_CHUNK = 32  # examples per block when scoring the whole catalog at load (bounded memory)
-CALIBRATION_SAMPLE = 1200  # examples (and as many out-of-scope lines) scored held out to choose settings; all of ours
+CALIBRATION_SAMPLE = 1200  # examples scored held out to choose settings; all of ours
 # A message of this many words tells a story: its best intent is answered even when another is close, and
 # the close ones are offered beside it ("I can also help with"), instead of a "Did you mean" for a story.
 STORY_WORDS = 15
@@ -328,7 +328,8 @@ class Matcher:
     def _held_out(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray,
                   label_sums: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], normalised: Sequence[str],
                   frequencies: Counter[str]) -> list[HeldOut]:
-        """A sample of examples and out-of-scope lines, each scored as if the catalog did not hold it.
+        """A sample of examples, each scored as if the catalog did not hold it, and as if it did not hold
+        its intent (see bot/calibration.py).
 
         Leave-one-out, exactly for what a query meets at once: the example is no one's nearest
         neighbour, its counts leave its label's centroid and naive Bayes likelihood, and words only it
@@ -338,12 +339,8 @@ class Matcher:
         n_feats = len(self.is_word)
         starts = np.searchsorted(rows, np.arange(len(self.example_label) + 1))
         has_features = starts[1:] > starts[:-1]
-        picked = []
-        for members in (np.flatnonzero(self.example_label != self.none_label),
-                        np.flatnonzero(self.example_label == self.none_label)):
-            members = members[has_features[members]]
-            picked.append(members[:: max(1, -(-len(members) // CALIBRATION_SAMPLE))])
-        chosen = np.concatenate(picked)
+        members = np.flatnonzero((self.example_label != self.none_label) & has_features)
+        chosen = members[:: max(1, -(-len(members) // CALIBRATION_SAMPLE))]
         out: list[HeldOut] = []
         for block in range(0, len(chosen), BATCH):
             idx = chosen[block : block + BATCH]
@@ -374,14 +371,13 @@ class Matcher:
             # The same messages had their intent not been in the catalog: out-of-scope lines close to
             # the catalog's topics, the hardest kind to turn away. The intent leaves the posterior's
             # normalisation too, or the others would keep the low share it left them.
-            inside = y != self.none_label
-            loglik[rows_at[inside], y[inside]] = -np.inf
-            missing = self._rank(sims[inside], cent[inside], loglik[inside], familiarity[inside])
+            loglik[rows_at, y] = -np.inf
+            missing = self._rank(sims, cent, loglik, familiarity)
             for i, candidates in zip(idx, ranked, strict=True):
                 out.append(HeldOut(self.labels[self.example_label[i]], *_top_two(candidates)))
-            for i, candidates in zip(idx[inside], missing, strict=True):
+            for i, candidates in zip(idx, missing, strict=True):
                 own = self.labels[self.example_label[i]]
-                out.append(HeldOut(None, *_top_two([c for c in candidates if c.intent != own]), unknown=True))
+                out.append(HeldOut(None, *_top_two([c for c in candidates if c.intent != own])))
         return out
 
     def _familiarity_alone(self, text: str, frequencies: Counter[str]) -> float:

@@ -6,7 +6,7 @@ import io
 import warnings
 from pathlib import Path
 
-from bot.calibration import MIN_OUT_OF_SCOPE, HeldOut, calibrate
+from bot.calibration import HeldOut, calibrate
 from bot.catalog.load import load_catalog
 from bot.catalog.schema import MatcherSettings
 from bot.check import run_check
@@ -15,56 +15,46 @@ from bot.matcher import Matcher
 AUTO = MatcherSettings(auto=frozenset({"threshold", "margin", "suggest"}))
 
 
-def held(label: str | None, top: str | None, score: float, runner_up: float = 0.0) -> HeldOut:
+def held(label: str, top: str | None, score: float, runner_up: float = 0.0) -> HeldOut:
     return HeldOut(label, top, score, runner_up)
 
 
 def missing(top: str | None, score: float, runner_up: float = 0.0) -> HeldOut:
     """An example scored as if its intent were not in the catalog."""
-    return HeldOut(None, top, score, runner_up, unknown=True)
+    return HeldOut(None, top, score, runner_up)
 
 
-def test_a_clean_gap_between_in_scope_and_out_of_scope_scores_places_the_threshold_inside_it() -> None:
+def test_a_clean_gap_between_in_scope_and_missing_intent_scores_places_the_threshold_inside_it() -> None:
     inside = [held("a", "a", s) for s in (40, 45, 50, 55, 60)]
-    outside = [held(None, "a", s) for s in (5, 8, 10, 12, 14, 15, 9, 7, 6, 11)]
-    cal = calibrate(inside + outside + [missing("b", s) for s in (20, 25, 30, 35, 38)], AUTO)
+    cal = calibrate(inside + [missing("b", s) for s in (5, 8, 10, 12, 14, 15, 9, 7, 6, 11)], AUTO)
     assert cal.chosen and 15 < cal.settings.threshold <= 40
     assert cal.accuracy == 1.0 and cal.fallback_recall == 1.0
     assert cal.settings.suggest < cal.settings.threshold and not cal.settings.auto
 
 
 def test_when_scores_cannot_separate_them_the_margin_does() -> None:
-    # out-of-scope lines score higher than the in-scope ones, but only just ahead of their runner-up
+    # messages of a missing intent score higher than the in-scope ones, but only just ahead of their runner-up
     inside = [held("a", "a", 45, 35)] * 5
-    outside = [held(None, "a", 50, 49)] * MIN_OUT_OF_SCOPE
-    cal = calibrate(inside + outside + [missing("b", 50, 49)] * 5, AUTO)
+    cal = calibrate(inside + [missing("b", 50, 49)] * 5, AUTO)
     assert 1.0 < cal.settings.margin <= 10.0
     assert cal.accuracy == 1.0 and cal.fallback_recall == 1.0
 
 
 def test_the_wrong_intent_on_top_is_never_counted_right() -> None:
     inside = [held("a", "b", 60, 0)] * 5
-    outside = [held(None, "a", 10, 0)] * MIN_OUT_OF_SCOPE
-    assert calibrate(inside + outside + [missing("a", 5)] * 5, AUTO).accuracy == 0.0
+    assert calibrate(inside + [missing("a", 5)] * 5, AUTO).accuracy == 0.0
 
 
 def test_explicit_values_win_and_only_the_missing_ones_are_chosen() -> None:
     given = MatcherSettings(threshold=30.0, suggest=12.0, auto=frozenset({"margin"}))
     inside = [held("a", "a", s, s - 3) for s in (40, 45, 50)]
-    outside = [held(None, "a", s, 0) for s in range(10, 10 + MIN_OUT_OF_SCOPE)]
-    cal = calibrate(inside + outside + [missing("b", 20)] * 3, given)
+    cal = calibrate(inside + [missing("b", 20), missing("b", 25), missing("b", 35, 34)], given)
     assert cal.settings.threshold == 30.0 and cal.settings.suggest == 12.0
-
-
-def test_with_few_written_out_of_scope_lines_the_missing_intent_scores_alone_choose() -> None:
-    inside = [held("a", "a", s) for s in (40, 45, 50)]
-    # two written lines scoring high would pull the threshold up, were they counted
-    cal = calibrate(inside + [held(None, "a", 60)] * 2 + [missing("b", 20)] * 3, AUTO)
-    assert cal.chosen and 20 < cal.settings.threshold <= 40 and cal.accuracy == 1.0
+    assert cal.settings.margin > 0.0  # the one missing message over the threshold is turned away by a lead
 
 
 def test_a_catalog_with_no_examples_keeps_the_built_in_values_and_says_why() -> None:
-    cal = calibrate([held(None, None, 0.0)] * MIN_OUT_OF_SCOPE, AUTO)
+    cal = calibrate([], AUTO)
     assert not cal.chosen and cal.settings.threshold == MatcherSettings().threshold
     assert "no examples" in cal.describe() and not cal.settings.auto
 
@@ -101,7 +91,7 @@ def test_a_catalog_without_settings_gets_chosen_values_and_check_prints_them(tmp
     assert catalog is not None and catalog.settings.auto == {"threshold", "margin", "suggest"}
     matcher = Matcher(catalog)
     assert matcher.calibration is not None and matcher.calibration.chosen
-    assert matcher.calibration.in_scope == 12 and matcher.calibration.out_of_scope == 12
+    assert matcher.calibration.in_scope == 12
     assert not matcher.settings.auto
     assert matcher.match("where do i report a stalker online").intent == "report"
     assert matcher.match("what is the weather like in leeds").intent is None
