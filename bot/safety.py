@@ -34,6 +34,16 @@ from bot.text import Speller, normalise, sentences
 
 # letters not right after a backslash ("\bhelp" gives "help", not "bhelp")
 NEAR = 3  # words between a hit and a "now" marker for the marker to count
+# With learned_reads_whole, how far below the threshold a message of several sentences may score, read
+# as one, and its firing sentence still count. The sentence alone has a few words ("i do not think i am",
+# "i have said no many times") that share the crisis examples' first-person shape; the whole story is
+# about something else. On the sets we had read (every seen safety set, and the question sets with
+# real/questions), crisis learned hits in messages of several sentences: 16 of 66 false ones were 3 or
+# more below, 28 were 2 or more below, against 0 and 1 of 130 true ones. At 2.5 no crisis line of those
+# sets was lost and false escalations fell from 0.046 to 0.043 (safety sets) and 0.020 to 0.015
+# (question sets); at 1.5 three true crisis stories were lost. For emergency the same cut lost 7 of 41
+# true hits to remove 17 false ones, so emergency does not read the whole.
+WHOLE_MARGIN = 2.5
 MAX_BACKGROUND = 4000  # background negatives the learned part trains on, at most
 MIN_LEARNED = 60  # a translation's examples needed before its learned part is trained (see _translated)
 _PATTERN_WORD = re.compile(r"(?<![\\a-z])[a-z]{3,}")
@@ -235,6 +245,7 @@ def _detection_inputs(escalations: Sequence[Escalation], translated: Sequence[tu
             yield f"{name}:{len(values)}"
             yield from values
         yield f"reported_frames_learned:{esc.reported_frames_learned}"
+        yield f"learned_reads_whole:{esc.learned_reads_whole}"
 
     for code, esc in (*((None, e) for e in escalations), *translated):
         yield f"escalation:{code}"
@@ -478,6 +489,10 @@ class Detector:
             alone = [e for e in r.model.score(rest) if e.fires] if rest else []
             if alone:
                 best = max(alone, key=lambda e: e.score)
+        if best is not None and r.escalation.learned_reads_whole and len(parsed) > 1:
+            whole = r.model.score([[w for words, _ in parsed for w in words]])[0]
+            if whole.score < best.threshold - WHOLE_MARGIN:
+                return None
         return best
 
     @staticmethod

@@ -171,6 +171,7 @@ class _Builder:
             negative_examples=values("negative_examples"),
             reported_markers=values("reported_markers"), present_markers=values("present_markers"),
             reported_frames_learned=e.fields["reported_frames_learned"],
+            learned_reads_whole=e.fields["learned_reads_whole"],
             buttons=buttons, tests=values("tests"), not_tests=values("not_tests"), source=e.source(),
             translations=MappingProxyType({c: EscalationTranslation(**v) for c, v in self.translated(e).items()}),
         )

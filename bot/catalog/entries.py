@@ -50,7 +50,7 @@ FOLLOW_UP_KEYS = ("id", "title", "examples", "answer", "buttons", "tests")
 ESCALATION_KEYS = (
     "id", "title", "phrases", "threats", "patterns", "past_markers", "reported_markers", "present_markers",
     "examples", "negative_examples", "answer", "follow_up", "silent_phrases", "silent_answer", "buttons", "tests",
-    "not_tests", "translations", "reported_frames_learned",
+    "not_tests", "translations", "reported_frames_learned", "learned_reads_whole",
 )
 HOURS_KEYS = ("id", "name", "timezone", "weekly", "closed_dates", "open_text", "closed_text", "closed_variants")
 RESPONSE_KEYS = ("answer", "buttons", "variants", "translations")
@@ -435,8 +435,8 @@ class _FileReader:
             self.listed_once(entry.fields[name], name, exact=name == "patterns")
         for name in ("follow_up", "silent_answer"):
             entry.fields[name] = self.text(node.items.get(name), name)
-        entry.fields["reported_frames_learned"] = self.flag(node.items.get("reported_frames_learned"),
-                                                            "reported_frames_learned")
+        for flag in ("reported_frames_learned", "learned_reads_whole"):
+            entry.fields[flag] = self.flag(node.items.get(flag), flag)
         if bool(entry.fields["silent_phrases"]) != bool(entry.fields["silent_answer"]):
             self.report.error(node, f"escalation {entry.id.value!r}: silent_phrases and silent_answer go together")
         if not any(entry.fields[k] for k in ("phrases", "threats", "patterns", "examples")):

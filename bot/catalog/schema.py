@@ -127,6 +127,11 @@ class Escalation:
     # crisis, where a reported clause is someone else's words or thoughts ("he says he wants to die");
     # false for emergency, where "he texted that he is in my garden" is the danger itself.
     reported_frames_learned: bool = False
+    # Whether a learned hit in a message of several sentences also needs the whole message, read as
+    # one, to come near the threshold (WHOLE_MARGIN in bot/safety.py): true for crisis, where despair
+    # colours a message ("i do not want to go to prison" in a story about an order is not it); false for
+    # emergency, where "he is at the door" may be the one line of a long story that says so.
+    learned_reads_whole: bool = False
     # The learned part (bot/escalation_model.py): situations that must fire, and near misses that must not.
     examples: tuple[str, ...] = ()
     negative_examples: tuple[str, ...] = ()

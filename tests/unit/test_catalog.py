@@ -93,6 +93,7 @@ BROKEN = {
           - id: crisis  #! E no phrases, threats, patterns or examples
             answer: Samaritans.
             reported_frames_learned: sometimes  #! E reported_frames_learned must be true or false
+            learned_reads_whole: 2  #! E learned_reads_whole must be true or false
         opening_hours:
           - id: line
             timezone: Mars/Olympus  #! E unknown time zone 'Mars/Olympus'

@@ -197,3 +197,28 @@ def test_someone_elses_words_end_where_the_writer_speaks_for_themselves() -> Non
     # The writer's own words after someone else's are read as the writer's.
     assert [h.rule for h in detector.detect("my gp said i should ring someone and i keep thinking about an overdose")] \
         == ["overdose"]
+
+
+def test_with_learned_reads_whole_a_story_must_read_near_the_danger_as_a_whole_too() -> None:
+    from bot.safety import Detector
+
+    def detector(reads_whole: bool) -> Detector:
+        return Detector([Escalation(
+            "crisis", "Crisis", "Samaritans.", learned_reads_whole=reads_whole,
+            examples=("i want to disappear forever", "i do not want to be here anymore", "i want it all to end",
+                      "i can not go on like this", "i do not want to wake up tomorrow",
+                      "nobody would miss me if i was gone", "i want to stop existing", "i am done with living"),
+            negative_examples=("the parcel came late again today", "i want to order a pizza",
+                               "i do not want to miss the bus", "the order number was wrong on the receipt",
+                               "can i get a refund for the parcel", "i want the blue one not the red one",
+                               "the courier left it at the wrong door", "what time does the shop open"))])
+
+    story = ("i do not want to be here. the parcel came late again and the courier left it at the wrong door. "
+             "can i get a refund for the parcel")
+    # One short sentence reads like the examples; the message, read whole, is about a parcel.
+    assert [h.rule for h in detector(False).detect(story)] == ["learned"]
+    assert detector(True).detect(story) == ()
+    # A message that says it in one sentence, or in most of its sentences, still fires.
+    for text in ("i do not want to be here anymore", "i do not want to be here anymore. i want it all to end",
+                 "the parcel came late again. i do not want to be here anymore"):
+        assert [h.rule for h in detector(True).detect(text)] == ["learned"], text
