@@ -15,7 +15,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.confusables import fold_confusables
-from bot.wordlist import english_words
+from bot.wordlist import english_frequencies, english_words
 
 # Characters people (and phone keyboards) use for an apostrophe.
 _APOSTROPHES = dict.fromkeys(map(ord, "\u2019\u2018\u02bc\u02b9\u0060\u00b4\u2032\uff07"), "'")
@@ -104,7 +104,26 @@ def _expand(token: str) -> str:
         if token.endswith("'s"):  # possessive: "mum's" -> "mum"
             token = token[:-2]
         token = token.replace("'", "")
+    if _HELD.search(token):
+        token = _unstretched(token)
     return _BARE.get(token, token)
+
+
+_HELD = re.compile(r"([a-z])\1\1+")  # a letter three times or more: no English word has one ("iii" aside)
+
+
+def _unstretched(token: str) -> str:
+    """A word typed with a key held down ("hes hereee", "pleeease", "goooood") as the word it stretches.
+
+    Its letters held down, a word is two edits or more from itself, out of the speller's reach. Each
+    run becomes one letter or two, whichever makes the commoner word ("hereee" -> "here", "goooood" ->
+    "good"); the word list's own ("iii", "zzz") stay as they are.
+    """
+    counts = english_frequencies()
+    if token in counts:
+        return token
+    one, two = _HELD.sub(r"\1", token), _HELD.sub(r"\1\1", token)
+    return two if counts.get(two, 0) > counts.get(one, 0) else one
 
 
 def normalise(text: str) -> str:

@@ -26,6 +26,11 @@ from bot.text import Speller, normalise, sentences, stem
         ("u ok? pls reply", "you okay please reply"),
         ("", ""),
         ("???", ""),
+        # a key held down: each run becomes the commoner word of one letter or two
+        ("hes hereee HEEELP", "he is here help"),
+        ("pleeease its sooo goooood", "please its so good"),
+        ("plsss", "please"),
+        ("chapter xiii, xxx", "chapter xiii xxx"),  # the word list's own triples stay
     ],
 )
 def test_normalise(raw: str, expected: str) -> None:
