@@ -34,8 +34,9 @@ DEFAULT_SETS = ("../shared/eval/dev.tsv", "eval/escalation.tsv", "eval/escalatio
                 "eval/heldout/fresh_safety_7.tsv", "eval/heldout/fresh_safety_8.tsv",
                 "eval/heldout/fresh_safety_9.tsv", "eval/heldout/fresh_safety_10.tsv",
                 "eval/heldout/fresh_safety_11.tsv", "eval/heldout/fresh_safety_12.tsv",
+                "eval/heldout/fresh_safety_14.tsv", "eval/heldout/fresh_safety_15.tsv",
                 "../shared/eval/real/safety.tsv",
-                "eval/stories.tsv")  # all seen: sets to tune on (fresh_safety_4 never read: not here)
+                "eval/stories.tsv")  # all seen: sets to tune on (fresh_safety_4 and 13 never read: not here)
 
 
 def labelled(path: Path) -> Iterator[tuple[set[str], str]]:

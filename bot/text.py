@@ -219,6 +219,9 @@ def stem(word: str) -> str:
     return w
 
 
+TYPO_RATIO = 20  # a vocabulary word this many times commoner, one edit away, is what a rare non-word misspells
+
+
 class Speller:
     """Corrects misspelt words towards a vocabulary with rapidfuzz (1-2 edits, swaps count 1).
 
@@ -239,12 +242,15 @@ class Speller:
         # most frequent first, so a tie goes to the commoner word
         self._by_length = {n: sorted(ws, key=lambda w: (-frequencies[w], w)) for n, ws in by_length.items()}
         self._rank = {w: i for ws in self._by_length.values() for i, w in enumerate(ws)}  # 0 = commonest
+        self._frequencies = frequencies
         self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
         """The closest vocabulary word, or the word itself when it is a word already or nothing is close."""
-        if word in self.known or word in self.words or not word.isalpha():
+        if word in self.words or not word.isalpha():
             return word
+        if word in self.known:
+            return self._typo_known(word) if len(word) >= self.min_length else word
         if len(word) < self.min_length:
             return self._swapped(word)
         hit = self._cache.get(word)
@@ -260,6 +266,22 @@ class Speller:
             found = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=best_distance - 1)
             if found is not None and found[1] < best_distance:
                 best, best_distance = found[0], found[1]
+        if len(self._cache) < 100_000:
+            self._cache[word] = best
+        return best
+
+    def _typo_known(self, word: str) -> str:
+        """A vocabulary word that is no English word and one edit from a far commoner one is a typo that
+        an example kept on purpose ("hlep me" beside a hundred "help"s): read as the word it misspells,
+        or a rule written for "help" would never see it. Names and brands have no such neighbour."""
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        floor = TYPO_RATIO * self._frequencies[word]
+        choices = [w for w in self._by_length.get(len(word), []) + self._by_length.get(len(word) - 1, [])
+                   + self._by_length.get(len(word) + 1, []) if self._frequencies[w] >= floor and w != word]
+        found = process.extractOne(word, choices, scorer=OSA.distance, score_cutoff=1) if choices else None
+        best = found[0] if found is not None else word
         if len(self._cache) < 100_000:
             self._cache[word] = best
         return best

@@ -63,6 +63,14 @@ def test_speller_corrects_typos_and_keeps_known_words() -> None:
     assert sp.correct("abc") == "abc"  # too short to correct safely
 
 
+def test_a_rare_non_word_the_vocabulary_holds_is_read_as_the_far_commoner_word_it_misspells() -> None:
+    sp = Speller({"help": 100, "hlep": 1, "whatsapp": 2, "whatsap": 1, "snapchat": 40, "snapchta": 3})
+    assert sp.correct("hlep") == "help"  # kept by an example on purpose, still a typo of "help"
+    assert sp.correct("whatsap") == "whatsap"  # not 20 times rarer than its neighbour: left alone
+    assert sp.correct("help") == "help" and sp.correct("whatsapp") == "whatsapp"
+    assert Speller({"hlep": 1}).correct("hlep") == "hlep"  # nothing commoner near it
+
+
 def test_short_words_are_corrected_for_swapped_letters_only() -> None:
     sp = Speller({"how": 5, "who": 3, "my": 4, "yes": 2, "is": 6, "it": 5})
     assert [sp.correct(w) for w in ("hwo", "ym", "yse", "si", "ti")] == ["how", "my", "yes", "is", "it"]
